@@ -1,0 +1,132 @@
+package testserver
+
+import (
+	"context"
+	"net"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// serveConn runs one accepted TCP connection to its end.
+func (s *Server) serveConn(raw net.Conn) {
+	defer s.wg.Done()
+	defer s.untrack(raw)
+	defer raw.Close()
+
+	if s.serveRawFault(raw) {
+		return
+	}
+	conn := raw
+	if s.cfg.Fault == FaultDropAfterBytes {
+		conn = newDropConn(raw, s.cfg.DropAfter)
+	}
+
+	auth := &authState{srv: s, raw: raw}
+	sconn, chans, reqs, err := ssh.NewServerConn(conn, s.serverConfig(auth))
+	if err != nil {
+		// The client gave up, failed to authenticate, or a fault
+		// struck; x/crypto has closed conn.
+		return
+	}
+
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+
+	s.wg.Add(1)
+	go s.serveGlobalRequests(reqs)
+
+	// chans is closed when the connection ends, whoever ends it.
+	for nc := range chans {
+		switch nc.ChannelType() {
+		case "session":
+			ch, creqs, err := nc.Accept()
+			if err != nil {
+				continue
+			}
+			s.wg.Add(1)
+			go s.serveSession(ctx, sconn.User(), ch, creqs)
+		case "direct-tcpip", "direct-streamlocal@openssh.com":
+			// RFC 4254 §7.2 local forwarding: refused until the
+			// server supports it; its handler belongs here.
+			nc.Reject(ssh.Prohibited, "testserver: port forwarding is not supported")
+		default:
+			nc.Reject(ssh.Prohibited, "testserver: channel type "+nc.ChannelType()+" is not supported")
+		}
+	}
+	cancel()
+	// Wait returns after x/crypto's mux has closed the transport and its
+	// own goroutines have ended, so none outlives Close.
+	sconn.Close()
+	sconn.Wait()
+}
+
+// serverConfig builds the x/crypto configuration for one connection. A
+// fresh config per connection lets the authentication callbacks keep
+// per-connection state in auth.
+func (s *Server) serverConfig(auth *authState) *ssh.ServerConfig {
+	first := auth.callbacks(0)
+	c := &ssh.ServerConfig{
+		Config: ssh.Config{
+			KeyExchanges: s.cfg.KeyExchanges,
+			Ciphers:      s.cfg.Ciphers,
+			MACs:         s.cfg.MACs,
+		},
+		// "none" always reaches auth.none, which decides per user.
+		NoClientAuth:                true,
+		NoClientAuthCallback:        auth.none,
+		MaxAuthTries:                s.cfg.MaxAuthTries,
+		PasswordCallback:            first.PasswordCallback,
+		PublicKeyCallback:           first.PublicKeyCallback,
+		KeyboardInteractiveCallback: first.KeyboardInteractiveCallback,
+		VerifiedPublicKeyCallback:   auth.verifiedPublicKey,
+		AuthLogCallback:             auth.log,
+		PreAuthConnCallback:         s.handshakeDone,
+		ServerVersion:               s.cfg.ServerVersion,
+	}
+	if banner := s.cfg.Banner; banner != "" {
+		c.BannerCallback = func(ssh.ConnMetadata) string { return banner }
+	}
+	for _, k := range s.hostKeys {
+		c.AddHostKey(k)
+	}
+	return c
+}
+
+// handshakeDone runs once the initial key exchange has completed, before
+// authentication.
+func (s *Server) handshakeDone(c ssh.ServerPreAuthConn) {
+	var algs ssh.NegotiatedAlgorithms
+	if am, ok := c.(ssh.AlgorithmsConnMetadata); ok {
+		algs = am.Algorithms()
+	}
+	s.recordHandshake(algs, string(c.ClientVersion()))
+}
+
+// serveGlobalRequests answers global requests (RFC 4254 §4) until the
+// connection ends.
+func (s *Server) serveGlobalRequests(reqs <-chan *ssh.Request) {
+	defer s.wg.Done()
+	for req := range reqs {
+		ok := false
+		switch req.Type {
+		case "keepalive@openssh.com":
+			// OpenSSH clients probe liveness with this; any reply
+			// will do, and OpenSSH's sshd answers it as unknown.
+			// Answering true lets tests tell it was understood.
+			ok = true
+		case "tcpip-forward", "cancel-tcpip-forward":
+			// RFC 4254 §7.1 remote forwarding: refused until the
+			// server supports it; its handler belongs here.
+			ok = false
+		}
+		s.recordGlobalRequest(RequestRecord{
+			Type:      req.Type,
+			WantReply: req.WantReply,
+			OK:        ok,
+			Payload:   append([]byte(nil), req.Payload...),
+		})
+		if req.WantReply {
+			req.Reply(ok, nil)
+		}
+	}
+}

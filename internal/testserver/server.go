@@ -1,0 +1,179 @@
+package testserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// ErrServerClosed is returned by Server methods that wait, such as
+// WaitRequest, when the server is closed while they wait.
+var ErrServerClosed = errors.New("testserver: server closed")
+
+// Server is a running in-process SSH server listening on 127.0.0.1. Its
+// methods are safe for concurrent use.
+type Server struct {
+	cfg      Config       // resolved; read-only after Start
+	hostKeys []ssh.Signer // read-only after Start
+	ln       net.Listener
+
+	// ctx is cancelled by Close; every connection, channel and program
+	// context derives from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	// wg counts every goroutine the server starts. Goroutines are only
+	// ever added by Start or by a goroutine already counted, so Add never
+	// races with the Wait in Close.
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+
+	channels atomic.Int64 // last session channel number handed out
+
+	mu              sync.Mutex
+	closed          bool
+	conns           map[net.Conn]struct{}
+	authLog         []AuthAttempt
+	negotiated      []ssh.NegotiatedAlgorithms
+	clientVersions  []string
+	requests        []RequestRecord
+	requestsChanged chan struct{} // closed and replaced on every new request
+	globalRequests  []RequestRecord
+}
+
+// New starts a Server for a test: it calls t.Fatal if the server cannot
+// start and registers Close with t.Cleanup.
+func New(t testing.TB, cfg Config) *Server {
+	t.Helper()
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("testserver: Close: %v", err)
+		}
+	})
+	return s
+}
+
+// Start listens on a free port of 127.0.0.1 and serves cfg until Close is
+// called. It is New for code that has no testing.TB, such as a demo. On
+// error nothing is left open.
+func Start(cfg Config) (*Server, error) {
+	rc, keys, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("testserver: listen: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:             rc,
+		hostKeys:        keys,
+		ln:              ln,
+		ctx:             ctx,
+		cancel:          cancel,
+		conns:           make(map[net.Conn]struct{}),
+		requestsChanged: make(chan struct{}),
+	}
+	s.wg.Add(1)
+	go s.acceptLoop()
+	return s, nil
+}
+
+// Addr returns the listening address as "127.0.0.1:port".
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Host returns the listening IP address, "127.0.0.1".
+func (s *Server) Host() string { return s.ln.Addr().(*net.TCPAddr).IP.String() }
+
+// Port returns the listening TCP port.
+func (s *Server) Port() int { return s.ln.Addr().(*net.TCPAddr).Port }
+
+// HostKeys returns the public host keys the server uses, in the order they
+// are offered.
+func (s *Server) HostKeys() []ssh.PublicKey {
+	out := make([]ssh.PublicKey, len(s.hostKeys))
+	for i, k := range s.hostKeys {
+		out[i] = k.PublicKey()
+	}
+	return out
+}
+
+// Close stops the server: it closes the listener and every connection,
+// interrupts running commands, and returns once every goroutine the server
+// started has ended. It is idempotent and safe to call concurrently; every
+// call waits, and every call returns the same error (a failure to close the
+// listener, which does not happen in practice).
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]net.Conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+
+		s.cancel()
+		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.closeErr = fmt.Errorf("testserver: closing listener: %w", err)
+		}
+		// Closing the TCP connections ends x/crypto's read loops, which
+		// closes every channel and so unblocks every reader and writer.
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	s.wg.Wait()
+	return s.closeErr
+}
+
+// acceptLoop accepts connections until the listener is closed.
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			// net.ErrClosed after Close. Any other error (such as
+			// running out of file descriptors) also ends serving: a
+			// test server has no one to report it to, and retrying
+			// would spin.
+			return
+		}
+		if !s.track(c) {
+			c.Close()
+			return
+		}
+		s.wg.Add(1)
+		go s.serveConn(c)
+	}
+}
+
+// track registers c so that Close can close it; it reports false if the
+// server is already closed.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
