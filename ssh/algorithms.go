@@ -1,0 +1,127 @@
+package ssh
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// algorithmKind names one of the negotiated algorithm lists. Its string is
+// the libssh option that sets it, so errors name the option.
+type algorithmKind string
+
+const (
+	kindKex       algorithmKind = "KeyExchange"
+	kindHostKey   algorithmKind = "HostKeys"
+	kindPubkey    algorithmKind = "PublicKeyAcceptedTypes"
+	kindCiphersCS algorithmKind = "CiphersCS"
+	kindCiphersSC algorithmKind = "CiphersSC"
+	kindHmacCS    algorithmKind = "HmacCS"
+	kindHmacSC    algorithmKind = "HmacSC"
+)
+
+// defaultCiphers puts AES-GCM first: Go has assembly for AES-GCM on amd64
+// and arm64, while x/crypto's chacha20-poly1305 is pure Go and several times
+// slower. OpenSSH prefers chacha20 because its C implementation is fast; on
+// this stack AES-GCM is what makes the byte pipe competitive.
+var defaultCiphers = []string{
+	"aes128-gcm@openssh.com", "aes256-gcm@openssh.com",
+	"chacha20-poly1305@openssh.com",
+	"aes128-ctr", "aes192-ctr", "aes256-ctr",
+}
+
+// defaultAlgorithms returns this library's default preference list for a
+// kind. Everything else comes from x/crypto's secure set, in its order.
+func defaultAlgorithms(kind algorithmKind) []string {
+	sup := gossh.SupportedAlgorithms()
+	switch kind {
+	case kindKex:
+		return sup.KeyExchanges
+	case kindHostKey:
+		return sup.HostKeys
+	case kindPubkey:
+		return sup.PublicKeyAuths
+	case kindCiphersCS, kindCiphersSC:
+		return slices.Clone(defaultCiphers)
+	default:
+		return sup.MACs
+	}
+}
+
+// knownAlgorithms is every name x/crypto implements for a kind, secure or
+// not: a caller may deliberately enable a legacy algorithm, as with OpenSSH.
+func knownAlgorithms(kind algorithmKind) []string {
+	sup, insecure := gossh.SupportedAlgorithms(), gossh.InsecureAlgorithms()
+	switch kind {
+	case kindKex:
+		return append(sup.KeyExchanges, insecure.KeyExchanges...)
+	case kindHostKey:
+		return append(sup.HostKeys, insecure.HostKeys...)
+	case kindPubkey:
+		return append(sup.PublicKeyAuths, insecure.PublicKeyAuths...)
+	case kindCiphersCS, kindCiphersSC:
+		return append(sup.Ciphers, insecure.Ciphers...)
+	default:
+		return append(sup.MACs, insecure.MACs...)
+	}
+}
+
+// parseAlgorithmList resolves a comma-separated list as libssh and OpenSSH
+// do: a plain list replaces the defaults, "+list" appends to them, "-list"
+// removes from them and "^list" puts the list first. Unknown names and
+// empty results are errors naming the option.
+func parseAlgorithmList(kind algorithmKind, value string) ([]string, error) {
+	optErr := func(err error) error {
+		return &OptionError{Option: string(kind), Value: value, Err: err}
+	}
+	if value == "" {
+		return nil, optErr(fmt.Errorf("empty algorithm list"))
+	}
+	op := byte(0)
+	list := value
+	if strings.ContainsAny(value[:1], "+-^") {
+		op, list = value[0], value[1:]
+	}
+	known := knownAlgorithms(kind)
+	var names []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return nil, optErr(fmt.Errorf("empty name in algorithm list"))
+		}
+		if !slices.Contains(known, name) {
+			return nil, optErr(fmt.Errorf("unknown algorithm %q", name))
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	defaults := defaultAlgorithms(kind)
+	var result []string
+	switch op {
+	case '+':
+		result = defaults
+		for _, n := range names {
+			if !slices.Contains(result, n) {
+				result = append(result, n)
+			}
+		}
+	case '-':
+		result = slices.DeleteFunc(defaults, func(n string) bool { return slices.Contains(names, n) })
+	case '^':
+		result = names
+		for _, n := range defaults {
+			if !slices.Contains(result, n) {
+				result = append(result, n)
+			}
+		}
+	default:
+		result = names
+	}
+	if len(result) == 0 {
+		return nil, optErr(fmt.Errorf("no algorithms left"))
+	}
+	return result, nil
+}

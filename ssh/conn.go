@@ -1,0 +1,207 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// conn is one connection's state, from Connect to its end. x/crypto runs the
+// handshake and the whole authentication on one goroutine (the handshake
+// goroutine); the host-key and auth callbacks park it there until an
+// application call hands it a decision or a method. Every wait on either
+// side is a wait for the shared state to change, broadcast through changed.
+type conn struct {
+	opts Options
+	log  *slog.Logger
+	sess *Session
+
+	transport net.Conn // what x/crypto reads and writes
+	version   *versionSniffer
+
+	done      chan struct{} // closed when the connection ends
+	closeOnce sync.Once
+	wg        sync.WaitGroup // every goroutine this connection started
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every state change
+	err     error         // why the connection ended; nil while alive
+
+	// host key gate
+	hostKey      gossh.PublicKey
+	hostDecision chan error // the application's verdict, read by the parked callback
+	hostAccepted bool
+	hostRefused  error
+
+	banner string // the issue banner, once received
+
+	client gossh.Conn // set when authentication succeeded
+	auth   authState
+}
+
+func newConn(s *Session, opts Options) *conn {
+	return &conn{
+		opts:         opts,
+		log:          opts.logger(),
+		sess:         s,
+		done:         make(chan struct{}),
+		changed:      make(chan struct{}),
+		hostDecision: make(chan error, 1),
+		auth:         newAuthState(),
+	}
+}
+
+// notifyLocked wakes every waiter; c.mu must be held.
+func (c *conn) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// waitFor blocks until ready (called with c.mu held) returns true, the
+// connection ends, or ctx is done.
+func (c *conn) waitFor(ctx context.Context, ready func() bool) error {
+	for {
+		c.mu.Lock()
+		if ready() {
+			c.mu.Unlock()
+			return nil
+		}
+		if c.err != nil {
+			err := c.err
+			c.mu.Unlock()
+			return err
+		}
+		ch := c.changed
+		c.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (c *conn) closedErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *conn) isClosed() bool { return c.closedErr() != nil }
+
+// shutdown ends the connection once: it records why, closes the transport
+// (which ends x/crypto's goroutines and ours) and wakes every waiter.
+func (c *conn) shutdown(reason error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		if c.err == nil {
+			c.err = reason
+		}
+		c.auth.failInflightLocked(c.err)
+		c.auth.iter.close() // a parked agent exchange must end too
+		c.notifyLocked()
+		client := c.client
+		c.mu.Unlock()
+		close(c.done)
+		if client != nil {
+			_ = client.Close()
+		}
+		if c.transport != nil {
+			_ = c.transport.Close()
+		}
+	})
+}
+
+// handshake runs x/crypto's client handshake and authentication on the
+// handshake goroutine, then serves the connection's incoming requests and
+// channels until it ends.
+func (c *conn) handshake(cfg *gossh.ClientConfig, addr string) {
+	defer c.wg.Done()
+	client, chans, reqs, err := gossh.NewClientConn(c.transport, addr, cfg)
+	if err != nil {
+		c.mu.Lock()
+		if c.hostRefused != nil {
+			err = c.hostRefused
+		}
+		c.mu.Unlock()
+		c.shutdown(wrapHandshakeError(err))
+		return
+	}
+	c.mu.Lock()
+	closed := c.err != nil
+	if !closed {
+		c.client = client
+		c.auth.succeededLocked()
+		c.notifyLocked()
+	}
+	c.mu.Unlock()
+	if closed {
+		_ = client.Close()
+	}
+	c.wg.Add(2)
+	go c.serveGlobalRequests(reqs)
+	go c.serveChannelOpens(chans)
+	_ = client.Wait()
+	c.shutdown(ErrDisconnected)
+}
+
+// wrapHandshakeError keeps x/crypto's message but makes the error match
+// ErrDisconnected too when the peer went away.
+func wrapHandshakeError(err error) error {
+	var hk *HostKeyError
+	if errors.As(err, &hk) || errors.Is(err, ErrDisconnected) {
+		return err
+	}
+	return &handshakeError{err}
+}
+
+type handshakeError struct{ err error }
+
+func (e *handshakeError) Error() string {
+	msg := e.err.Error()
+	if len(msg) >= 4 && msg[:4] == "ssh:" {
+		return msg
+	}
+	return "ssh: " + msg
+}
+
+func (e *handshakeError) Unwrap() []error { return []error{ErrDisconnected, e.err} }
+
+// serveGlobalRequests answers the server's global requests. None needs a
+// yes from a plain client (OpenSSH answers failure too), and an unanswered
+// want-reply request would stall the server.
+func (c *conn) serveGlobalRequests(reqs <-chan *gossh.Request) {
+	defer c.wg.Done()
+	for r := range reqs {
+		if r.WantReply {
+			_ = r.Reply(false, nil)
+		}
+	}
+}
+
+// serveChannelOpens refuses channels the application did not ask for.
+func (c *conn) serveChannelOpens(chans <-chan gossh.NewChannel) {
+	defer c.wg.Done()
+	for nc := range chans {
+		_ = nc.Reject(gossh.Prohibited, "channel type not requested by the client: "+nc.ChannelType())
+	}
+}
+
+// authenticatedClient returns the x/crypto connection once authentication
+// succeeded, or an error saying why there is none.
+func (c *conn) authenticatedClient() (gossh.Conn, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotConnected, c.err)
+	}
+	if c.client == nil {
+		return nil, ErrNotAuthenticated
+	}
+	return c.client, nil
+}

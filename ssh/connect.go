@@ -1,0 +1,250 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// clientVersion is the identification string this library sends.
+const clientVersion = "SSH-2.0-libssh_go_0.1"
+
+// Connect connects to the configured host and runs the key exchange. It
+// returns once the server's host key is known and waiting for a verdict
+// (IsKnownServer, UpdateKnownHostsFile, AcceptHostKey, or the
+// StrictHostKeyChecking policy at the first Userauth call); nothing of the
+// user's is sent before that verdict.
+//
+// ctx and the Timeout option bound the whole TCP connect and key exchange: a
+// silent or stalled server makes Connect fail with an error matching
+// context.DeadlineExceeded (or context.Canceled). Errors: ErrHostnameRequired,
+// ErrAlreadyConnected, dial and handshake errors.
+func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	if s.conn != nil && !s.conn.isClosed() {
+		s.mu.Unlock()
+		return ErrAlreadyConnected
+	}
+	old := s.conn
+	s.conn = nil
+	opts := s.opts.clone()
+	s.mu.Unlock()
+	if old != nil {
+		// The peer ended the previous connection; finish its teardown.
+		old.shutdown(ErrDisconnected)
+		old.wg.Wait()
+	}
+	if opts.Host == "" && opts.Socket == nil {
+		return ErrHostnameRequired
+	}
+	if opts.ProxyCommand != "" && opts.ProxyCommand != "none" || opts.ProxyJump != "" && opts.ProxyJump != "none" {
+		return fmt.Errorf("%w: ProxyCommand and ProxyJump are not implemented yet", ErrUnsupported)
+	}
+
+	ctx, cancel := s.withTimeout(ctx)
+	defer cancel()
+
+	c := newConn(s, opts)
+	raw, err := dial(ctx, opts)
+	if err != nil {
+		return err
+	}
+	c.version = &versionSniffer{Conn: raw}
+	c.transport = c.version
+
+	// A ctx that ends while the handshake runs becomes a past deadline on
+	// the transport, so x/crypto's blocked read or write returns at once.
+	stopWatch := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+
+	s.mu.Lock()
+	if s.conn != nil {
+		s.mu.Unlock()
+		stopWatch()
+		_ = raw.Close()
+		return ErrAlreadyConnected
+	}
+	s.conn = c
+	s.mu.Unlock()
+
+	c.wg.Add(1)
+	go c.handshake(c.clientConfig(), net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)))
+
+	err = c.waitFor(ctx, func() bool { return c.hostKey != nil || c.client != nil })
+	if stopped := stopWatch(); !stopped && err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		err = raw.SetDeadline(time.Time{})
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("ssh: connect to %s: %w", opts.Host, ctx.Err())
+		}
+		s.mu.Lock()
+		if s.conn == c {
+			s.conn = nil
+		}
+		s.mu.Unlock()
+		c.shutdown(err)
+		c.wg.Wait()
+		return err
+	}
+	c.log.Info("connected", "host", opts.Host, "port", opts.Port, "server", c.version.line())
+	return nil
+}
+
+func dial(ctx context.Context, opts Options) (net.Conn, error) {
+	if opts.Socket != nil {
+		return opts.Socket, nil
+	}
+	d := net.Dialer{}
+	if opts.BindAddress != "" {
+		ip := net.ParseIP(opts.BindAddress)
+		if ip == nil {
+			addrs, err := net.DefaultResolver.LookupIPAddr(ctx, opts.BindAddress)
+			if err != nil || len(addrs) == 0 {
+				return nil, fmt.Errorf("ssh: BindAddress %q: %w", opts.BindAddress, err)
+			}
+			ip = addrs[0].IP
+		}
+		d.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	addr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+	raw, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("ssh: connect to %s: %w", addr, err)
+	}
+	return raw, nil
+}
+
+// clientConfig builds x/crypto's configuration: algorithms from the options,
+// and the three callbacks through which the application drives the
+// handshake step by step.
+func (c *conn) clientConfig() *gossh.ClientConfig {
+	cfg := &gossh.ClientConfig{
+		User:              c.opts.User,
+		HostKeyCallback:   c.hostKeyCallback,
+		BannerCallback:    c.bannerCallback,
+		AuthCallback:      c.authCallback,
+		ClientVersion:     clientVersion,
+		HostKeyAlgorithms: c.opts.HostKeyAlgorithms,
+	}
+	cfg.KeyExchanges = c.opts.KeyExchanges
+	cfg.Ciphers = c.opts.CiphersCS
+	cfg.MACs = c.opts.HmacCS
+	return cfg
+}
+
+func (c *conn) bannerCallback(message string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.banner += message
+	c.notifyLocked()
+	return nil
+}
+
+// ServerBanner returns the server's identification line, such as
+// "SSH-2.0-OpenSSH_9.2p1 Debian-2", available as soon as Connect returned.
+// It fails with ErrNotConnected before that.
+func (s *Session) ServerBanner() (string, error) {
+	c := s.current()
+	if c == nil || c.version == nil {
+		return "", ErrNotConnected
+	}
+	if v := c.version.line(); v != "" {
+		return v, nil
+	}
+	return "", fmt.Errorf("%w: no version line received", ErrNotConnected)
+}
+
+// IssueBanner returns the authentication banner the server sent (sshd's
+// Banner), available after UserauthNone; "" if the server sent none.
+func (s *Session) IssueBanner() (string, error) {
+	c, err := s.live()
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.banner, nil
+}
+
+// versionSniffer records the server's identification line as x/crypto reads
+// it: x/crypto keeps it private until authentication is over, but libssh
+// programs print it right after connecting. Once the line is complete the
+// reads pass straight through.
+type versionSniffer struct {
+	net.Conn
+	failed  atomic.Pointer[error] // the first read or write error: the transport is dead
+	done    atomic.Bool           // set once the line is complete; checked without the lock
+	mu      sync.Mutex
+	buf     []byte
+	version string
+}
+
+// maxVersionPrelude bounds what is kept while looking for the version line
+// (RFC 4253 §4.2 allows other lines before it).
+const maxVersionPrelude = 64 << 10
+
+func (v *versionSniffer) Read(p []byte) (int, error) {
+	n, err := v.Conn.Read(p)
+	if err != nil {
+		v.failed.CompareAndSwap(nil, &err)
+	}
+	if n > 0 && !v.done.Load() {
+		v.mu.Lock()
+		v.scan(p[:n])
+		v.mu.Unlock()
+	}
+	return n, err
+}
+
+func (v *versionSniffer) scan(data []byte) {
+	for len(data) > 0 && !v.done.Load() {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			v.buf = append(v.buf, data...)
+			if len(v.buf) > maxVersionPrelude {
+				v.buf = nil
+				v.done.Store(true)
+			}
+			return
+		}
+		line := append(v.buf, data[:i]...)
+		data = data[i+1:]
+		v.buf = nil
+		if bytes.HasPrefix(line, []byte("SSH-")) {
+			v.version = string(bytes.TrimRight(line, "\r"))
+			v.done.Store(true)
+		}
+	}
+}
+
+func (v *versionSniffer) Write(p []byte) (int, error) {
+	n, err := v.Conn.Write(p)
+	if err != nil {
+		v.failed.CompareAndSwap(nil, &err)
+	}
+	return n, err
+}
+
+// err returns the error that killed the transport, or nil.
+func (v *versionSniffer) err() error {
+	if e := v.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (v *versionSniffer) line() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.version
+}

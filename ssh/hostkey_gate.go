@@ -1,0 +1,183 @@
+package ssh
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// KnownHostsState is what known_hosts says about the server's key (libssh's
+// ssh_known_hosts_e). The zero value is KnownHostsUnknown, so a state that
+// was never computed is never mistaken for a match.
+type KnownHostsState int
+
+// The known_hosts states, as libssh-rs names them.
+const (
+	KnownHostsUnknown  KnownHostsState = iota // files exist, no entry for this host
+	KnownHostsNotFound                        // no known_hosts file exists
+	KnownHostsOK                              // the key is recorded for this host
+	KnownHostsChanged                         // a key of the same type is recorded, and differs
+	KnownHostsOther                           // only keys of other types are recorded
+)
+
+func (k KnownHostsState) String() string {
+	switch k {
+	case KnownHostsNotFound:
+		return "not found"
+	case KnownHostsOK:
+		return "ok"
+	case KnownHostsChanged:
+		return "changed"
+	case KnownHostsOther:
+		return "other"
+	default:
+		return "unknown"
+	}
+}
+
+// ErrHostKeyChanged is wrapped by the *HostKeyError for a key that differs
+// from the recorded one, including a key that changes during a re-key.
+var ErrHostKeyChanged = errors.New("ssh: host key changed")
+
+// HostKeyError reports a host key that was refused, with what a UI needs to
+// print a warning like OpenSSH's.
+type HostKeyError struct {
+	Host        string
+	State       KnownHostsState
+	Key         *Key   // the server's key
+	Fingerprint string // "SHA256:..."
+	File        string // the known_hosts file of the conflicting entry, if any
+	Line        int    // its line number, 1-based; 0 when there is none
+	Err         error  // ErrHostKeyNotVerified, ErrHostKeyChanged, ...
+}
+
+func (e *HostKeyError) Error() string {
+	msg := fmt.Sprintf("ssh: host key for %s (%s) refused: %s", e.Host, e.Fingerprint, e.State)
+	if e.File != "" {
+		msg += fmt.Sprintf(" (%s:%d)", e.File, e.Line)
+	}
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the cause, so errors.Is(err, ErrHostKeyNotVerified) works.
+func (e *HostKeyError) Unwrap() error { return e.Err }
+
+func (c *conn) hostKeyError(state KnownHostsState, key gossh.PublicKey, cause error) *HostKeyError {
+	return &HostKeyError{
+		Host:        c.opts.Host,
+		State:       state,
+		Key:         NewKey(key),
+		Fingerprint: gossh.FingerprintSHA256(key),
+		Err:         cause,
+	}
+}
+
+// hostKeyCallback parks the handshake goroutine until the application
+// decides about the key: x/crypto sends nothing of the user's before it
+// returns. A re-key must present the key accepted the first time.
+func (c *conn) hostKeyCallback(_ string, _ net.Addr, key gossh.PublicKey) error {
+	c.mu.Lock()
+	if c.hostKey != nil {
+		same := bytes.Equal(c.hostKey.Marshal(), key.Marshal())
+		c.mu.Unlock()
+		if same {
+			return nil
+		}
+		return c.hostKeyError(KnownHostsChanged, key, ErrHostKeyChanged)
+	}
+	c.hostKey = key
+	c.notifyLocked()
+	c.mu.Unlock()
+	select {
+	case err := <-c.hostDecision:
+		return err
+	case <-c.done:
+		return ErrDisconnected
+	}
+}
+
+// decideHostKey hands the verdict to the parked handshake: nil accepts the
+// key, an error refuses it (and ends the connection). Later verdicts are
+// ignored; the first one's outcome is returned.
+func (c *conn) decideHostKey(verdict error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return fmt.Errorf("%w: %w", ErrNotConnected, c.err)
+	}
+	if c.hostKey == nil {
+		return fmt.Errorf("%w: no host key received yet", ErrNotConnected)
+	}
+	switch {
+	case c.hostAccepted:
+		return nil
+	case c.hostRefused != nil:
+		return c.hostRefused
+	}
+	if verdict == nil {
+		c.hostAccepted = true
+	} else {
+		c.hostRefused = verdict
+	}
+	c.hostDecision <- verdict
+	c.notifyLocked()
+	return verdict
+}
+
+// AcceptHostKey trusts the server's current key for this connection only,
+// after the application verified it by other means (libssh: continuing
+// after ssh_session_is_known_server without updating the file). It fails
+// with ErrNotConnected before Connect.
+func (s *Session) AcceptHostKey() error {
+	c, err := s.live()
+	if err != nil {
+		return err
+	}
+	return c.decideHostKey(nil)
+}
+
+// ServerPublicKey returns the server's host key, available once Connect
+// returned. It fails with ErrNotConnected before that.
+func (s *Session) ServerPublicKey() (*Key, error) {
+	c, err := s.live()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hostKey == nil {
+		return nil, fmt.Errorf("%w: no host key received yet", ErrNotConnected)
+	}
+	return NewKey(c.hostKey), nil
+}
+
+// requireVerifiedHostKey is the gate every Userauth call passes: no
+// credential leaves before the host key is accepted. When the application
+// has not decided, the StrictHostKeyChecking policy decides.
+func (c *conn) requireVerifiedHostKey() error {
+	c.mu.Lock()
+	accepted, refused, key := c.hostAccepted, c.hostRefused, c.hostKey
+	c.mu.Unlock()
+	switch {
+	case accepted:
+		return nil
+	case refused != nil:
+		return refused
+	case key == nil:
+		return fmt.Errorf("%w: no host key received yet", ErrNotConnected)
+	}
+	return c.applyHostKeyPolicy(key)
+}
+
+// applyHostKeyPolicy decides for an application that did not. Until
+// known_hosts checking is wired in, every policy refuses: an unverified key
+// must never be trusted by default.
+func (c *conn) applyHostKeyPolicy(key gossh.PublicKey) error {
+	return c.hostKeyError(KnownHostsUnknown, key, ErrHostKeyNotVerified)
+}
