@@ -219,6 +219,7 @@ func (s *Session) UserauthKeyboardInteractive(ctx context.Context, user, subMeth
 		st := newStep(kindKbdint)
 		st.startTried, st.startPartial = c.auth.tried, c.auth.partial
 		c.auth.inflight, c.auth.round = st, nil
+		c.notifyLocked()
 		c.mu.Unlock()
 		round.reply <- answers
 		return c.collect(ctx, st)

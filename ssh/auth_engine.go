@@ -236,6 +236,7 @@ func (c *conn) runStep(ctx context.Context, st *authStep, method gossh.AuthMetho
 	}
 	st.startTried, st.startPartial = a.tried, a.partial
 	a.inflight, a.waiting = st, false
+	c.notifyLocked()
 	c.mu.Unlock()
 	select {
 	case a.next <- method: // the callback is parked, so this does not wait
@@ -255,6 +256,7 @@ func (c *conn) collect(ctx context.Context, st *authStep) (AuthStatus, error) {
 		c.auth.inflight = nil
 	}
 	c.mu.Unlock()
+	c.log.Info("userauth step", "method", st.kind, "status", st.status, "err", st.err)
 	return st.status, st.err
 }
 

@@ -3,7 +3,10 @@ package ssh
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,4 +300,86 @@ func TestInterruptedStepIsCollectedLater(t *testing.T) {
 	if st, err := s.UserauthKeyboardInteractive(ctx, "", ""); st != AuthSuccess || err != nil {
 		t.Fatalf("collect: %v, %v", st, err)
 	}
+}
+
+func TestDisconnectWakesBlockedAuth(t *testing.T) {
+	srv := testserver.New(t, testserver.Config{Fault: testserver.FaultStallInAuth, Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	s := acceptedSession(t, srv, "u")
+	type result struct {
+		st  AuthStatus
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := s.UserauthPassword(context.Background(), "", "pw")
+		done <- result{st, err}
+	}()
+	// Wait until the password step is in flight, then pull the plug.
+	c := s.current()
+	if err := c.waitFor(testCtx(t), func() bool { return c.auth.inflight != nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.st != AuthError || !errors.Is(r.err, ErrDisconnected) {
+		t.Fatalf("blocked call got %v, %v", r.st, r.err)
+	}
+}
+
+func TestConnectionDroppedMidHandshake(t *testing.T) {
+	for _, n := range []int{0, 10, 300, 1200} {
+		srv := testserver.New(t, testserver.Config{Fault: testserver.FaultDropAfterBytes, DropAfter: n,
+			Users: map[string]testserver.User{"u": {Password: "pw"}}})
+		s := NewSession()
+		_ = s.SetOption(Hostname(srv.Host()), Port(srv.Port()), User("u"))
+		err := s.Connect(testCtx(t))
+		if err == nil {
+			_ = s.AcceptHostKey()
+			_, err = s.UserauthPassword(testCtx(t), "", "pw")
+		}
+		if err == nil {
+			t.Fatalf("drop after %d bytes: no error", n)
+		}
+		_ = s.Disconnect()
+	}
+}
+
+func TestLogLevelSendsRecordsToLogger(t *testing.T) {
+	var buf safeBuffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug - 8}))
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	s := acceptedSession(t, srv, "u", Logger(logger), LogLevel(LogProtocol))
+	_, _ = s.UserauthPassword(testCtx(t), "", "pw")
+	out := buf.String()
+	if !strings.Contains(out, "userauth step") || strings.Contains(out, "level=DEBUG") {
+		t.Fatalf("LogProtocol output:\n%s", out)
+	}
+	if strings.Contains(out, "pw") && strings.Contains(out, "password=pw") {
+		t.Fatal("a secret reached the log")
+	}
+	quiet := safeBuffer{}
+	s2 := acceptedSession(t, srv, "u", Logger(slog.New(slog.NewTextHandler(&quiet, nil))))
+	_, _ = s2.UserauthPassword(testCtx(t), "", "pw")
+	if quiet.String() != "" {
+		t.Fatalf("LogNoLogging logged:\n%s", quiet.String())
+	}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -94,6 +94,7 @@ func (c *conn) hostKeyCallback(_ string, _ net.Addr, key gossh.PublicKey) error 
 	c.hostKey = key
 	c.notifyLocked()
 	c.mu.Unlock()
+	c.log.Debug("host key received, waiting for a verdict", "type", key.Type(), "fingerprint", gossh.FingerprintSHA256(key))
 	select {
 	case err := <-c.hostDecision:
 		return err
