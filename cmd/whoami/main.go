@@ -36,7 +36,7 @@ const (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "whoami:", err)
 		os.Exit(1)
 	}
@@ -45,7 +45,7 @@ func main() {
 // answerer answers keyboard-interactive prompts.
 type answerer func(ssh.InteractiveAuthPrompt) (string, error)
 
-func run(args []string) error {
+func run(args []string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sess := ssh.NewSession()
@@ -65,13 +65,13 @@ func run(args []string) error {
 			return err
 		}
 		defer srv.Close()
-		fmt.Printf("started the in-process server on %s\n", srv.Addr())
+		fmt.Fprintf(out, "started the in-process server on %s\n", srv.Addr())
 		if err := sess.SetOption(ssh.Hostname(srv.Host()), ssh.Port(srv.Port()), ssh.User(demoUser),
 			ssh.IdentityAgent("none"), ssh.SSHDir(os.TempDir())); err != nil {
 			return err
 		}
 		answer = func(p ssh.InteractiveAuthPrompt) (string, error) {
-			fmt.Printf("%s(answered by the demo)\n", p.Prompt)
+			fmt.Fprintf(out, "%s(answered by the demo)\n", p.Prompt)
 			return demoPassword, nil
 		}
 	} else {
@@ -88,14 +88,14 @@ func run(args []string) error {
 		return err
 	}
 	banner, _ := sess.ServerBanner()
-	fmt.Println("server:", banner)
-	if err := verifyHost(sess, interactive); err != nil {
+	fmt.Fprintln(out, "server:", banner)
+	if err := verifyHost(sess, interactive, out); err != nil {
 		return err
 	}
-	if err := authenticate(ctx, sess, answer, interactive); err != nil {
+	if err := authenticate(ctx, sess, answer, interactive, out); err != nil {
 		return err
 	}
-	return whoami(ctx, sess)
+	return whoami(ctx, sess, out)
 }
 
 // setTarget applies "user@host[:port]".
@@ -113,13 +113,13 @@ func setTarget(sess *ssh.Session, target string) error {
 	return sess.SetOption(append([]ssh.Option{ssh.Hostname(host)}, opts...)...)
 }
 
-func verifyHost(sess *ssh.Session, interactive bool) error {
+func verifyHost(sess *ssh.Session, interactive bool, out io.Writer) error {
 	key, err := sess.ServerPublicKey()
 	if err != nil {
 		return err
 	}
 	hash, _ := key.PublicKeyHashHex(ssh.HashSHA256)
-	fmt.Printf("host key %s %s\n  (sha256 %s)\n", key.Type(), key.Fingerprint(), hash)
+	fmt.Fprintf(out, "host key %s %s\n  (sha256 %s)\n", key.Type(), key.Fingerprint(), hash)
 	if interactive {
 		ans, err := prompt.GetInput("Trust this host key for this connection? (yes/no): ", "no", true, false)
 		if err != nil {
@@ -129,20 +129,20 @@ func verifyHost(sess *ssh.Session, interactive bool) error {
 			return errors.New("host key not trusted")
 		}
 	} else {
-		fmt.Println("accepting the in-process server's key")
+		fmt.Fprintln(out, "accepting the in-process server's key")
 	}
 	return sess.AcceptHostKey()
 }
 
 // authenticate is the libssh client loop: none, then the methods the
 // server lists, restarting after a partial success.
-func authenticate(ctx context.Context, sess *ssh.Session, answer answerer, interactive bool) error {
+func authenticate(ctx context.Context, sess *ssh.Session, answer answerer, interactive bool, out io.Writer) error {
 	st, err := sess.UserauthNone(ctx, "")
 	if err != nil {
 		return err
 	}
 	if b, _ := sess.IssueBanner(); b != "" {
-		fmt.Print(b)
+		fmt.Fprint(out, b)
 	}
 	for st != ssh.AuthSuccess {
 		methods, err := sess.UserauthList("")
@@ -156,7 +156,7 @@ func authenticate(ctx context.Context, sess *ssh.Session, answer answerer, inter
 			}
 			fallthrough
 		case methods.Has(ssh.AuthMethodInteractive):
-			if st, err = keyboardInteractive(ctx, sess, answer); err != nil {
+			if st, err = keyboardInteractive(ctx, sess, answer, out); err != nil {
 				return err
 			}
 			if st == ssh.AuthSuccess || st == ssh.AuthPartial {
@@ -178,11 +178,11 @@ func authenticate(ctx context.Context, sess *ssh.Session, answer answerer, inter
 			return errors.New("authentication denied")
 		}
 	}
-	fmt.Println("authenticated")
+	fmt.Fprintln(out, "authenticated")
 	return nil
 }
 
-func keyboardInteractive(ctx context.Context, sess *ssh.Session, answer answerer) (ssh.AuthStatus, error) {
+func keyboardInteractive(ctx context.Context, sess *ssh.Session, answer answerer, out io.Writer) (ssh.AuthStatus, error) {
 	st, err := sess.UserauthKeyboardInteractive(ctx, "", "")
 	for err == nil && st == ssh.AuthInfo {
 		info, err := sess.UserauthKeyboardInteractiveInfo()
@@ -190,7 +190,7 @@ func keyboardInteractive(ctx context.Context, sess *ssh.Session, answer answerer
 			return ssh.AuthError, err
 		}
 		if text := strings.TrimSpace(info.Name + " " + info.Instruction); text != "" {
-			fmt.Println(text)
+			fmt.Fprintln(out, text)
 		}
 		answers := make([]string, 0, len(info.Prompts))
 		for _, p := range info.Prompts {
@@ -208,7 +208,7 @@ func keyboardInteractive(ctx context.Context, sess *ssh.Session, answer answerer
 	return st, err
 }
 
-func whoami(ctx context.Context, sess *ssh.Session) error {
+func whoami(ctx context.Context, sess *ssh.Session, out io.Writer) error {
 	ch, err := sess.NewChannel()
 	if err != nil {
 		return err
@@ -223,7 +223,7 @@ func whoami(ctx context.Context, sess *ssh.Session) error {
 	if err := ch.SendEOF(); err != nil {
 		return err
 	}
-	out, err := io.ReadAll(ch.Stdout())
+	name, err := io.ReadAll(ch.Stdout())
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func whoami(ctx context.Context, sess *ssh.Session) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("whoami: %s", out)
-	fmt.Printf("exit status: %d\n", status)
+	fmt.Fprintf(out, "whoami: %s", name)
+	fmt.Fprintf(out, "exit status: %d\n", status)
 	return nil
 }
