@@ -6,22 +6,34 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
 
 // Channel is one SSH channel of a Session (libssh's ssh_channel): a session
-// channel running a command or shell, or a forwarded stream. Create it with
-// Session.NewChannel, then open it with OpenSession. A Channel is safe for
-// concurrent use; Stdout and Stderr may be read from different goroutines.
+// channel running a command, shell or subsystem, or a forwarded stream.
+// Create it with Session.NewChannel and open it with OpenSession (or
+// OpenForward). A Channel is safe for concurrent use: stdout, stderr and
+// stdin may each be used from its own goroutine.
+//
+// Channel is an io.ReadWriteCloser: Read reads stdout, Write writes stdin.
+//
+// Buffering: each of stdout and stderr holds up to 8 MiB of data the
+// application has not read yet, so an unread stderr never stalls stdout
+// (and the other way round) until that much is waiting. Beyond it the
+// channel's flow-control window closes and the server pauses both.
 type Channel struct {
 	sess *Session
+	c    *conn
 
-	mu     sync.Mutex
-	c      *conn
-	ch     gossh.Channel // nil until opened
-	closed bool
-	eof    bool // the remote side sent EOF (seen by a read)
+	mu       sync.Mutex
+	ch       gossh.Channel // nil until opened
+	closed   bool          // Close was called
+	closedCh chan struct{} // closed by Close: wakes blocked reads
+	stdout   *streamBuffer
+	stderr   *streamBuffer
+	remote   chan struct{} // closed when the server's requests end, i.e. the channel is gone
 
 	exitDone   chan struct{} // closed when exit-status or exit-signal arrived or the channel closed
 	exitOnce   sync.Once
@@ -29,34 +41,9 @@ type Channel struct {
 	exitSignal *ExitSignal
 }
 
-// ExitSignal describes the signal that ended the remote process (RFC 4254
-// §6.10 exit-signal).
-type ExitSignal struct {
-	Signal     string // without the "SIG" prefix, e.g. "TERM"
-	CoreDumped bool
-	Message    string
-	Language   string
-}
-
-// ExitError is returned by ExitStatus when the remote process ended without
-// an exit status: it died of a signal, or the channel closed without one.
-// It wraps ErrNoExitStatus.
-type ExitError struct {
-	Signal *ExitSignal // nil when the channel closed without a status or signal
-}
-
-func (e *ExitError) Error() string {
-	if e.Signal != nil {
-		return fmt.Sprintf("ssh: remote process killed by signal %s", e.Signal.Signal)
-	}
-	return "ssh: channel closed without an exit status"
-}
-
-// Unwrap makes errors.Is(err, ErrNoExitStatus) true.
-func (e *ExitError) Unwrap() error { return ErrNoExitStatus }
-
 // NewChannel returns an unopened channel on the session. It fails with
-// ErrNotConnected unless the session is connected and authenticated.
+// ErrNotConnected when the session is not connected, and with
+// ErrNotAuthenticated before authentication succeeded.
 func (s *Session) NewChannel() (*Channel, error) {
 	c, err := s.live()
 	if err != nil {
@@ -65,11 +52,13 @@ func (s *Session) NewChannel() (*Channel, error) {
 	if _, err := c.authenticatedClient(); err != nil {
 		return nil, err
 	}
-	return &Channel{sess: s, c: c, exitDone: make(chan struct{})}, nil
+	return &Channel{sess: s, c: c, exitDone: make(chan struct{}), closedCh: make(chan struct{}),
+		remote: make(chan struct{})}, nil
 }
 
 // OpenChannelError reports a channel the server refused to open, with its
-// RFC 4254 §5.1 reason code and message.
+// RFC 4254 §5.1 reason code (for example ResourceShortage for sshd's
+// MaxSessions, Prohibited for a forwarding it does not allow) and message.
 type OpenChannelError struct {
 	Reason  gossh.RejectionReason
 	Message string
@@ -93,7 +82,7 @@ func (ch *Channel) open(ctx context.Context, kind string, payload []byte) error 
 	ch.mu.Lock()
 	if ch.ch != nil || ch.closed {
 		ch.mu.Unlock()
-		return fmt.Errorf("ssh: channel already opened")
+		return fmt.Errorf("ssh: channel already opened or closed")
 	}
 	c := ch.c
 	ch.mu.Unlock()
@@ -105,6 +94,8 @@ func (ch *Channel) open(ctx context.Context, kind string, payload []byte) error 
 		ch   gossh.Channel
 		reqs <-chan *gossh.Request
 	}
+	ctx, cancel := ch.sess.withTimeout(ctx)
+	defer cancel()
 	res, err := await(ctx, c, func() (opened, error) {
 		xch, reqs, err := client.OpenChannel(kind, payload)
 		return opened{xch, reqs}, err
@@ -117,13 +108,16 @@ func (ch *Channel) open(ctx context.Context, kind string, payload []byte) error 
 		if errors.As(err, &oce) {
 			return &OpenChannelError{Reason: oce.Reason, Message: oce.Message}
 		}
-		return err
+		return fmt.Errorf("ssh: open %s channel: %w", kind, err)
 	}
 	ch.mu.Lock()
 	ch.ch = res.ch
+	ch.stdout, ch.stderr = newStreamBuffer(), newStreamBuffer()
 	ch.mu.Unlock()
-	c.wg.Add(1)
+	c.wg.Add(3)
 	go ch.serveRequests(res.reqs)
+	go func() { defer c.wg.Done(); ch.stdout.pump(res.ch) }()
+	go func() { defer c.wg.Done(); ch.stderr.pump(res.ch.Stderr()) }()
 	return nil
 }
 
@@ -172,6 +166,7 @@ func await[T any](ctx context.Context, c *conn, fn func() (T, error), undo func(
 
 // serveRequests handles the channel requests the server sends: exit-status
 // and exit-signal are recorded; anything else is refused, as OpenSSH does.
+// A malformed one is ignored: a bad server gets no status, never a panic.
 func (ch *Channel) serveRequests(reqs <-chan *gossh.Request) {
 	defer ch.c.wg.Done()
 	for r := range reqs {
@@ -187,17 +182,9 @@ func (ch *Channel) serveRequests(reqs <-chan *gossh.Request) {
 				ch.markExited()
 			}
 		case "exit-signal":
-			// RFC 4254 §6.10: signal name (without "SIG"), core dumped,
-			// error message, language tag.
-			var msg struct {
-				Signal     string
-				CoreDumped bool
-				Message    string
-				Language   string
-			}
-			if gossh.Unmarshal(r.Payload, &msg) == nil {
+			if sig, ok := parseExitSignal(r.Payload); ok {
 				ch.mu.Lock()
-				ch.exitSignal = &ExitSignal{msg.Signal, msg.CoreDumped, msg.Message, msg.Language}
+				ch.exitSignal = &sig
 				ch.mu.Unlock()
 				ch.markExited()
 			}
@@ -206,8 +193,41 @@ func (ch *Channel) serveRequests(reqs <-chan *gossh.Request) {
 			_ = r.Reply(false, nil)
 		}
 	}
-	// The channel is closed: no status can come any more.
+	// The channel is gone: no status can come any more.
+	close(ch.remote)
 	ch.markExited()
+}
+
+// parseExitSignal reads RFC 4254 §6.10 exit-signal: signal name (without
+// "SIG"), core dumped, error message, language tag. Only the name is
+// required; servers that stop after it still report the signal.
+func parseExitSignal(payload []byte) (ExitSignal, bool) {
+	var sig ExitSignal
+	name, rest, ok := parseSSHString(payload)
+	if !ok || name == "" {
+		return sig, false
+	}
+	sig.Signal = name
+	if len(rest) == 0 {
+		return sig, true
+	}
+	sig.CoreDumped, rest = rest[0] != 0, rest[1:]
+	if sig.Message, rest, ok = parseSSHString(rest); ok {
+		sig.Language, _, _ = parseSSHString(rest)
+	}
+	return sig, true
+}
+
+// parseSSHString reads one RFC 4251 string.
+func parseSSHString(b []byte) (string, []byte, bool) {
+	if len(b) < 4 {
+		return "", b, false
+	}
+	n := uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3])
+	if n > uint64(len(b)-4) {
+		return "", b, false
+	}
+	return string(b[4 : 4+n]), b[4+n:], true
 }
 
 func (ch *Channel) markExited() { ch.exitOnce.Do(func() { close(ch.exitDone) }) }
@@ -225,35 +245,32 @@ func (ch *Channel) channel() (gossh.Channel, error) {
 	return ch.ch, nil
 }
 
-// request sends a channel request and, with wantReply, waits for the
-// answer; a refusal is ErrRequestDenied.
-func (ch *Channel) request(ctx context.Context, name string, wantReply bool, payload []byte) error {
-	xch, err := ch.channel()
-	if err != nil {
-		return err
+func (ch *Channel) stream(isStderr bool) (*streamBuffer, error) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.closed {
+		return nil, ErrChannelClosed
 	}
-	ok, err := await(ctx, ch.c, func() (bool, error) { return xch.SendRequest(name, wantReply, payload) }, nil)
-	if err != nil {
-		return fmt.Errorf("ssh: %s request: %w", name, err)
+	if ch.stdout == nil {
+		return nil, fmt.Errorf("%w: channel not opened", ErrChannelClosed)
 	}
-	if wantReply && !ok {
-		return fmt.Errorf("%w: %s", ErrRequestDenied, name)
+	if isStderr {
+		return ch.stderr, nil
 	}
-	return nil
-}
-
-// RequestExec runs command on the server (RFC 4254 §6.5 "exec"). A refusal
-// is an error matching ErrRequestDenied.
-func (ch *Channel) RequestExec(ctx context.Context, command string) error {
-	return ch.request(ctx, "exec", true, gossh.Marshal(struct{ Command string }{command}))
+	return ch.stdout, nil
 }
 
 // Stdout returns the reader of the channel's data stream. Reading after the
-// remote EOF returns io.EOF.
+// server's EOF returns io.EOF; after Close, ErrChannelClosed.
 func (ch *Channel) Stdout() io.Reader { return channelReader{ch, false} }
 
-// Stderr returns the reader of the channel's extended data (stderr).
+// Stderr returns the reader of the channel's extended data (stderr),
+// independent of Stdout.
 func (ch *Channel) Stderr() io.Reader { return channelReader{ch, true} }
+
+// Stdin returns the writer of the channel's data stream. Its Close sends
+// EOF (SendEOF); the channel stays open for reading.
+func (ch *Channel) Stdin() io.WriteCloser { return channelWriter{ch} }
 
 type channelReader struct {
 	ch     *Channel
@@ -261,22 +278,84 @@ type channelReader struct {
 }
 
 func (r channelReader) Read(p []byte) (int, error) {
-	xch, err := r.ch.channel()
+	return r.ch.readStream(p, r.stderr, time.Time{})
+}
+
+// WriteTo lets io.Copy take the buffered chunks without a second copy.
+func (r channelReader) WriteTo(w io.Writer) (int64, error) {
+	b, err := r.ch.stream(r.stderr)
 	if err != nil {
 		return 0, err
 	}
-	var n int
-	if r.stderr {
-		n, err = xch.Stderr().Read(p)
-	} else {
-		n, err = xch.Read(p)
+	return b.writeTo(w, r.ch.closedCh)
+}
+
+type channelWriter struct{ ch *Channel }
+
+func (w channelWriter) Write(p []byte) (int, error) { return w.ch.Write(p) }
+func (w channelWriter) Close() error                { return w.ch.SendEOF() }
+
+// Read reads the channel's stdout (io.Reader).
+func (ch *Channel) Read(p []byte) (int, error) { return ch.readStream(p, false, time.Time{}) }
+
+// Write writes p to the channel's stdin, waiting for the server's window as
+// needed (io.Writer). Writing after Close or SendEOF returns an error.
+func (ch *Channel) Write(p []byte) (int, error) {
+	xch, err := ch.channel()
+	if err != nil {
+		return 0, err
 	}
-	if err == io.EOF {
-		r.ch.mu.Lock()
-		r.ch.eof = true
-		r.ch.mu.Unlock()
+	n, err := xch.Write(p)
+	if err != nil && errors.Is(err, io.EOF) {
+		err = fmt.Errorf("%w: the channel is closed for writing", ErrChannelClosed)
 	}
 	return n, err
+}
+
+func (ch *Channel) readStream(p []byte, isStderr bool, deadline time.Time) (int, error) {
+	b, err := ch.stream(isStderr)
+	if err != nil {
+		return 0, err
+	}
+	return b.read(p, deadline, ch.closedCh)
+}
+
+// ReadTimeout reads stdout (or stderr) into buf, waiting at most timeout for
+// data (libssh ssh_channel_read_timeout). It returns (0, nil) when the
+// timeout passed with nothing to read, io.EOF after the server's EOF. A
+// negative timeout waits without limit.
+func (ch *Channel) ReadTimeout(buf []byte, isStderr bool, timeout time.Duration) (int, error) {
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	n, err := ch.readStream(buf, isStderr, deadline)
+	if errors.Is(err, errWouldWait) {
+		return 0, nil
+	}
+	return n, err
+}
+
+// PollTimeout waits at most timeout for data on stdout (or stderr) and
+// returns how many bytes can be read without waiting (libssh
+// ssh_channel_poll_timeout): 0 when the timeout passed, (0, io.EOF) once the
+// server's EOF was read up to. A negative timeout waits without limit.
+func (ch *Channel) PollTimeout(isStderr bool, timeout time.Duration) (int, error) {
+	b, err := ch.stream(isStderr)
+	if err != nil {
+		return 0, err
+	}
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	b.mu.Lock()
+	err = b.wait(deadline, ch.closedCh)
+	b.mu.Unlock()
+	if err != nil && !errors.Is(err, errWouldWait) {
+		return 0, err
+	}
+	return b.available()
 }
 
 // SendEOF tells the server that no more data will be written. After the
@@ -292,51 +371,28 @@ func (ch *Channel) SendEOF() error {
 	return nil
 }
 
-// Close closes the channel. It is idempotent.
+// Close closes the channel: unread data is dropped, blocked reads return
+// ErrChannelClosed, and writes fail. It does not wait for the server. It is
+// idempotent.
 func (ch *Channel) Close() error {
 	ch.mu.Lock()
-	xch := ch.ch
-	already := ch.closed
+	xch, already := ch.ch, ch.closed
 	ch.closed = true
+	out, errs := ch.stdout, ch.stderr
 	ch.mu.Unlock()
-	if already || xch == nil {
+	if already {
 		return nil
 	}
+	close(ch.closedCh)
+	if xch == nil {
+		return nil
+	}
+	out.close()
+	errs.close()
 	if err := xch.Close(); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
-}
-
-// ExitStatus waits for the remote process's exit status, the channel's
-// close, or ctx. A process that died of a signal, or a channel closed
-// without a status, gives an *ExitError (matching ErrNoExitStatus), never a
-// made-up status.
-func (ch *Channel) ExitStatus(ctx context.Context) (int, error) {
-	if _, err := ch.channel(); err != nil && !ch.IsClosed() {
-		return -1, err
-	}
-	select {
-	case <-ch.exitDone:
-	case <-ctx.Done():
-		return -1, ctx.Err()
-	}
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if ch.exitStatus != nil {
-		return *ch.exitStatus, nil
-	}
-	return -1, &ExitError{Signal: ch.exitSignal}
-}
-
-// ExitSignal returns the signal that ended the remote process, if one did.
-func (ch *Channel) ExitSignal() (ExitSignal, bool) {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if ch.exitSignal == nil {
-		return ExitSignal{}, false
-	}
-	return *ch.exitSignal, true
 }
 
 // IsClosed reports whether Close was called.
@@ -344,4 +400,29 @@ func (ch *Channel) IsClosed() bool {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	return ch.closed
+}
+
+// IsOpen reports whether the channel was opened and neither side closed it.
+func (ch *Channel) IsOpen() bool {
+	ch.mu.Lock()
+	opened, closed := ch.ch != nil, ch.closed
+	ch.mu.Unlock()
+	if !opened || closed {
+		return false
+	}
+	select {
+	case <-ch.remote:
+		return false
+	default:
+		return true
+	}
+}
+
+// IsEOF reports whether the server sent EOF on the channel (or the channel
+// ended): no more data will arrive, though buffered data may remain.
+func (ch *Channel) IsEOF() bool {
+	ch.mu.Lock()
+	out := ch.stdout
+	ch.mu.Unlock()
+	return out != nil && out.ended()
 }

@@ -1,0 +1,290 @@
+package ssh
+
+import (
+	"errors"
+	"io"
+	"sync"
+	"time"
+)
+
+// Why channel data goes through a buffer of our own.
+//
+// x/crypto gives a channel one flow-control window for stdout and stderr
+// together, and reopens it only as the application reads. A program that
+// reads stdout but not stderr (or the other way round) therefore stalls
+// both streams once the unread one has eaten the window. So each stream has
+// a pump goroutine that keeps reading from x/crypto into a buffer of its
+// own, up to maxStreamBuffer unread bytes per stream. Reading in large
+// chunks also makes x/crypto send one window adjustment per chunk instead
+// of one per small Read, which is where a plain x/crypto reader spends a
+// third of its CPU.
+
+// maxStreamBuffer is how much unread data one stream (stdout or stderr)
+// holds before its pump stops reading and the channel's window closes.
+const maxStreamBuffer = 8 << 20
+
+// chunkSize is the size of the buffers the pump reads into; a pump never
+// reads into less than minChunkRead bytes, so a chunk is mostly full before
+// the next one starts and small reads cannot pin many chunks.
+const (
+	chunkSize    = 256 << 10
+	minChunkRead = 32 << 10
+)
+
+var chunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, chunkSize)} }}
+
+type chunk struct {
+	buf  []byte
+	r, w int // unread data is buf[r:w]
+}
+
+// streamBuffer is one direction of channel data from the server.
+type streamBuffer struct {
+	readMu   sync.Mutex // one reader at a time, so writeTo's unlocked write cannot deliver data twice
+	mu       sync.Mutex
+	space    *sync.Cond    // signalled when the reader frees room; for the pump
+	changed  chan struct{} // closed and replaced when data, EOF or close arrive
+	chunks   []*chunk
+	filling  *chunk // the chunk the pump reads into right now, never recycled meanwhile
+	discard  *chunk // what the pump reads into after close
+	size     int    // unread bytes
+	err      error  // io.EOF or the pump's read error, reported once the data is read
+	closed   bool   // the application closed the channel: discard
+	received int64  // bytes received in all; for PollState-style accounting
+}
+
+func newStreamBuffer() *streamBuffer {
+	b := &streamBuffer{changed: make(chan struct{})}
+	b.space = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *streamBuffer) notifyLocked() {
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// pump copies src into the buffer until src fails or ends.
+func (b *streamBuffer) pump(src io.Reader) {
+	for {
+		b.mu.Lock()
+		for b.size >= maxStreamBuffer && !b.closed {
+			b.space.Wait()
+		}
+		target := b.tailForFilling()
+		b.filling = target
+		b.mu.Unlock()
+
+		n, err := src.Read(target.buf[target.w:])
+
+		b.mu.Lock()
+		b.filling = nil
+		if !b.closed && n > 0 {
+			target.w += n
+			b.size += n
+			b.received += int64(n)
+		}
+		if err != nil {
+			b.err = err
+		}
+		if n > 0 || err != nil {
+			b.notifyLocked()
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// tailForFilling returns the chunk to read into: the last one while it has
+// room for a large read, else a fresh one. b.mu must be held.
+func (b *streamBuffer) tailForFilling() *chunk {
+	if n := len(b.chunks); n > 0 {
+		tail := b.chunks[n-1]
+		if tail.r == tail.w && tail.r > 0 {
+			tail.r, tail.w = 0, 0 // drained: reuse from the start
+		}
+		if len(tail.buf)-tail.w >= minChunkRead {
+			return tail
+		}
+	}
+	if b.closed {
+		// Discarding: one private scratch chunk, never queued or pooled.
+		if b.discard == nil {
+			b.discard = &chunk{buf: make([]byte, chunkSize)}
+		}
+		return b.discard
+	}
+	c := chunkPool.Get().(*chunk)
+	c.r, c.w = 0, 0
+	b.chunks = append(b.chunks, c)
+	return c
+}
+
+// consumeLocked moves up to max unread bytes out of the buffer, copying
+// them into p unless p is nil, and returns how many.
+func (b *streamBuffer) consumeLocked(p []byte, max int) int {
+	n := 0
+	for n < max && len(b.chunks) > 0 {
+		head := b.chunks[0]
+		m := min(max-n, head.w-head.r)
+		if p != nil {
+			copy(p[n:], head.buf[head.r:head.r+m])
+		}
+		head.r += m
+		n += m
+		if head.r < head.w {
+			break
+		}
+		if head == b.filling || len(b.chunks) == 1 {
+			break // keep it: the pump writes into it, or will reuse it
+		}
+		b.chunks[0] = nil
+		b.chunks = b.chunks[1:]
+		chunkPool.Put(head)
+	}
+	b.size -= n
+	if n > 0 {
+		b.space.Signal()
+	}
+	return n
+}
+
+// errWouldWait is returned by wait when the deadline passed with no data.
+var errWouldWait = errors.New("ssh: no data yet")
+
+// wait blocks until data, EOF or an error is there, until deadline (zero:
+// forever) or until abort is closed. b.mu is held on entry and on return.
+func (b *streamBuffer) wait(deadline time.Time, abort <-chan struct{}) error {
+	var timer *time.Timer
+	for b.size == 0 && b.err == nil && !b.closed {
+		var expired <-chan time.Time
+		if !deadline.IsZero() {
+			d := time.Until(deadline)
+			if d <= 0 {
+				return errWouldWait
+			}
+			if timer == nil {
+				timer = time.NewTimer(d)
+				defer timer.Stop()
+			} else {
+				timer.Reset(d)
+			}
+			expired = timer.C
+		}
+		ch := b.changed
+		b.mu.Unlock()
+		select {
+		case <-ch:
+		case <-expired:
+		case <-abort:
+			b.mu.Lock()
+			return ErrChannelClosed
+		}
+		b.mu.Lock()
+	}
+	return nil
+}
+
+// read reads into p, waiting until deadline (zero: forever). It returns
+// (0, errWouldWait) when the deadline passed first.
+func (b *streamBuffer) read(p []byte, deadline time.Time, abort <-chan struct{}) (int, error) {
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := b.wait(deadline, abort); err != nil {
+		return 0, err
+	}
+	if b.closed {
+		return 0, ErrChannelClosed
+	}
+	if b.size == 0 {
+		return 0, b.err
+	}
+	return b.consumeLocked(p, len(p)), nil
+}
+
+// writeTo hands whole chunks to w, without copying them into a caller's
+// buffer first: io.Copy from a channel uses it.
+func (b *streamBuffer) writeTo(w io.Writer, abort <-chan struct{}) (int64, error) {
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	var total int64
+	for {
+		b.mu.Lock()
+		if err := b.wait(time.Time{}, abort); err != nil {
+			b.mu.Unlock()
+			return total, err
+		}
+		if b.closed {
+			b.mu.Unlock()
+			return total, ErrChannelClosed
+		}
+		if b.size == 0 {
+			err := b.err
+			b.mu.Unlock()
+			if err == io.EOF {
+				err = nil
+			}
+			return total, err
+		}
+		head := b.chunks[0]
+		data := head.buf[head.r:head.w]
+		b.mu.Unlock()
+
+		// The pump only writes past head.w, and the chunk is not recycled
+		// before consumeLocked below, so data is stable while w runs.
+		n, err := w.Write(data)
+		total += int64(n)
+
+		b.mu.Lock()
+		if !b.closed {
+			b.consumeLocked(nil, n)
+		}
+		b.mu.Unlock()
+		if err != nil {
+			return total, err
+		}
+		if n < len(data) {
+			return total, io.ErrShortWrite
+		}
+	}
+}
+
+// available reports the unread bytes, and the stream's end once drained.
+func (b *streamBuffer) available() (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.size == 0 {
+		return 0, b.err
+	}
+	return b.size, nil
+}
+
+// ended reports whether the server's EOF (or an error) was seen.
+func (b *streamBuffer) ended() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.err != nil
+}
+
+// close discards unread data and makes the pump discard what still comes,
+// so x/crypto keeps the connection flowing.
+func (b *streamBuffer) close() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.closed = true
+	// The chunks are left to the garbage collector, not the pool: a
+	// writeTo may still be writing from one.
+	b.chunks, b.size = nil, 0
+	b.space.Broadcast()
+	b.notifyLocked()
+}

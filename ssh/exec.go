@@ -1,0 +1,127 @@
+package ssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+)
+
+// ExecResult is what a remote command produced (Session.Exec).
+type ExecResult struct {
+	Stdout, Stderr []byte
+	ExitStatus     int         // -1 when the server sent none (see Signal)
+	Signal         *ExitSignal // the signal that ended the command, if any
+}
+
+// Exec runs command on a new session channel with stdin (nil: empty), waits
+// for it to finish or ctx, and returns its output and exit status. A
+// non-zero exit status is not an error here; an error means the command
+// could not be run or did not end with a status (an *ExitError matching
+// ErrNoExitStatus, returned together with the result).
+func (s *Session) Exec(ctx context.Context, command string, stdin io.Reader) (*ExecResult, error) {
+	var out, errOut bytes.Buffer
+	status, err := s.run(ctx, command, stdin, &out, &errOut)
+	res := &ExecResult{Stdout: out.Bytes(), Stderr: errOut.Bytes(), ExitStatus: status}
+	if ee, ok := err.(*ExitError); ok {
+		res.Signal = ee.Signal
+	}
+	return res, err
+}
+
+// Run runs command like os/exec's Cmd.Run: nil when it exits with status 0,
+// an *ExitError otherwise (a non-zero status, or a signal). Output is
+// discarded.
+func (s *Session) Run(ctx context.Context, command string) error {
+	return asExitError(s.run(ctx, command, nil, io.Discard, io.Discard))
+}
+
+// Output runs command and returns its stdout, like os/exec's Cmd.Output:
+// on a non-zero status the error is an *ExitError holding stderr.
+func (s *Session) Output(ctx context.Context, command string) ([]byte, error) {
+	var out, errOut bytes.Buffer
+	err := asExitError(s.run(ctx, command, nil, &out, &errOut))
+	if ee, ok := err.(*ExitError); ok {
+		ee.Stderr = errOut.Bytes()
+	}
+	return out.Bytes(), err
+}
+
+// CombinedOutput runs command and returns stdout and stderr interleaved in
+// the order they were read, like os/exec's Cmd.CombinedOutput.
+func (s *Session) CombinedOutput(ctx context.Context, command string) ([]byte, error) {
+	var buf lockedBuffer
+	err := asExitError(s.run(ctx, command, nil, &buf, &buf))
+	return buf.Bytes(), err
+}
+
+func asExitError(status int, err error) error {
+	if err == nil && status != 0 {
+		return &ExitError{Status: status, HasStatus: true}
+	}
+	return err
+}
+
+// run executes command on a fresh channel, copying stdin to it and its
+// streams to the writers, and returns the exit status.
+func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	ch, err := s.NewChannel()
+	if err != nil {
+		return -1, err
+	}
+	defer ch.Close()
+	if err := ch.OpenSession(ctx); err != nil {
+		return -1, err
+	}
+	if err := ch.RequestExec(ctx, command); err != nil {
+		return -1, err
+	}
+	// Close the channel if ctx ends, which ends every copy below.
+	stop := context.AfterFunc(ctx, func() { _ = ch.Close() })
+	defer stop()
+
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	wg.Add(2)
+	go func() { defer wg.Done(); _, errs[0] = io.Copy(stdout, ch.Stdout()) }()
+	go func() { defer wg.Done(); _, errs[1] = io.Copy(stderr, ch.Stderr()) }()
+	if stdin != nil {
+		// A command may exit without reading all its input; like os/exec
+		// with a closed pipe, that is not the caller's error.
+		if _, err := io.Copy(ch, stdin); err != nil && !errors.Is(err, ErrChannelClosed) {
+			errs[2] = err
+		}
+	}
+	if err := ch.SendEOF(); err != nil && errs[2] == nil {
+		errs[2] = err
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return -1, ctx.Err()
+	}
+	for _, e := range errs {
+		if e != nil {
+			return -1, e
+		}
+	}
+	return ch.ExitStatus(ctx)
+}
+
+// lockedBuffer is a bytes.Buffer that two copying goroutines can share.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Bytes()
+}
