@@ -93,8 +93,8 @@ func answerExec(reqs <-chan *gossh.Request) {
 func TestMalformedExitRequestsGiveNoStatus(t *testing.T) {
 	payloads := map[string][]byte{
 		"exit-status":        {0, 1},                                                 // 2 bytes of a uint32
-		"exit-signal":        gossh.Marshal(struct{ S string }{"TERM"})[:3],           // truncated name
-		"exit-signal-fields": gossh.Marshal(struct{ S string }{"HUP"}),                // name only, no flags or message
+		"exit-signal":        gossh.Marshal(struct{ S string }{"TERM"})[:3],          // truncated name
+		"exit-signal-fields": gossh.Marshal(struct{ S string }{"HUP"}),               // name only, no flags or message
 		"garbage":            {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, // huge length prefix
 	}
 	for name, payload := range payloads {

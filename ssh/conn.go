@@ -22,7 +22,7 @@ type conn struct {
 	sess *Session
 
 	transport net.Conn // what x/crypto reads and writes
-	version   *versionSniffer
+	version   *transport
 
 	done      chan struct{} // closed when the connection ends
 	closeOnce sync.Once

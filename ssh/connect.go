@@ -1,13 +1,10 @@
 package ssh
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
@@ -56,7 +53,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.version = &versionSniffer{Conn: raw}
+	c.version = newTransport(raw)
 	c.transport = c.version
 
 	// A ctx that ends while the handshake runs becomes a past deadline on
@@ -174,77 +171,4 @@ func (s *Session) IssueBanner() (string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.banner, nil
-}
-
-// versionSniffer records the server's identification line as x/crypto reads
-// it: x/crypto keeps it private until authentication is over, but libssh
-// programs print it right after connecting. Once the line is complete the
-// reads pass straight through.
-type versionSniffer struct {
-	net.Conn
-	failed  atomic.Pointer[error] // the first read or write error: the transport is dead
-	done    atomic.Bool           // set once the line is complete; checked without the lock
-	mu      sync.Mutex
-	buf     []byte
-	version string
-}
-
-// maxVersionPrelude bounds what is kept while looking for the version line
-// (RFC 4253 §4.2 allows other lines before it).
-const maxVersionPrelude = 64 << 10
-
-func (v *versionSniffer) Read(p []byte) (int, error) {
-	n, err := v.Conn.Read(p)
-	if err != nil {
-		v.failed.CompareAndSwap(nil, &err)
-	}
-	if n > 0 && !v.done.Load() {
-		v.mu.Lock()
-		v.scan(p[:n])
-		v.mu.Unlock()
-	}
-	return n, err
-}
-
-func (v *versionSniffer) scan(data []byte) {
-	for len(data) > 0 && !v.done.Load() {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			v.buf = append(v.buf, data...)
-			if len(v.buf) > maxVersionPrelude {
-				v.buf = nil
-				v.done.Store(true)
-			}
-			return
-		}
-		line := append(v.buf, data[:i]...)
-		data = data[i+1:]
-		v.buf = nil
-		if bytes.HasPrefix(line, []byte("SSH-")) {
-			v.version = string(bytes.TrimRight(line, "\r"))
-			v.done.Store(true)
-		}
-	}
-}
-
-func (v *versionSniffer) Write(p []byte) (int, error) {
-	n, err := v.Conn.Write(p)
-	if err != nil {
-		v.failed.CompareAndSwap(nil, &err)
-	}
-	return n, err
-}
-
-// err returns the error that killed the transport, or nil.
-func (v *versionSniffer) err() error {
-	if e := v.failed.Load(); e != nil {
-		return *e
-	}
-	return nil
-}
-
-func (v *versionSniffer) line() string {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.version
 }
