@@ -40,8 +40,9 @@ type conn struct {
 
 	banner string // the issue banner, once received
 
-	client gossh.Conn // set when authentication succeeded
-	auth   authState
+	client   gossh.Conn // set when authentication succeeded
+	auth     authState
+	incoming map[string]func(gossh.NewChannel) // handlers of server-opened channels, by type
 }
 
 func newConn(s *Session, opts Options) *conn {
@@ -184,12 +185,37 @@ func (c *conn) serveGlobalRequests(reqs <-chan *gossh.Request) {
 	}
 }
 
-// serveChannelOpens refuses channels the application did not ask for.
+// serveChannelOpens hands each channel the server opens to the handler
+// registered for its type (forwarding, agent, X11) and refuses the rest.
+// Handlers run on this goroutine and must not block: the connection's
+// other traffic waits meanwhile.
 func (c *conn) serveChannelOpens(chans <-chan gossh.NewChannel) {
 	defer c.wg.Done()
 	for nc := range chans {
+		c.mu.Lock()
+		handle := c.incoming[nc.ChannelType()]
+		c.mu.Unlock()
+		if handle != nil {
+			handle(nc)
+			continue
+		}
 		_ = nc.Reject(gossh.Prohibited, "channel type not requested by the client: "+nc.ChannelType())
 	}
+}
+
+// handleIncoming registers (or, with nil, removes) the handler for channels
+// of one type that the server opens.
+func (c *conn) handleIncoming(channelType string, handle func(gossh.NewChannel)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.incoming == nil {
+		c.incoming = map[string]func(gossh.NewChannel){}
+	}
+	if handle == nil {
+		delete(c.incoming, channelType)
+		return
+	}
+	c.incoming[channelType] = handle
 }
 
 // authenticatedClient returns the x/crypto connection once authentication
