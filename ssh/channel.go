@@ -34,6 +34,8 @@ type Channel struct {
 	stdout   *streamBuffer
 	stderr   *streamBuffer
 	remote   chan struct{} // closed when the server's requests end, i.e. the channel is gone
+	sendq    *sendQueue    // stdin accepted in non-blocking mode, not yet written
+	ops      map[string]*pendingOp
 
 	exitDone   chan struct{} // closed when exit-status or exit-signal arrived or the channel closed
 	exitOnce   sync.Once
@@ -52,8 +54,10 @@ func (s *Session) NewChannel() (*Channel, error) {
 	if _, err := c.authenticatedClient(); err != nil {
 		return nil, err
 	}
-	return &Channel{sess: s, c: c, exitDone: make(chan struct{}), closedCh: make(chan struct{}),
-		remote: make(chan struct{})}, nil
+	ch := &Channel{sess: s, c: c, exitDone: make(chan struct{}), closedCh: make(chan struct{}),
+		remote: make(chan struct{}), sendq: newSendQueue(), ops: map[string]*pendingOp{}}
+	c.track(ch)
+	return ch, nil
 }
 
 // OpenChannelError reports a channel the server refused to open, with its
@@ -80,7 +84,8 @@ func (ch *Channel) OpenSession(ctx context.Context) error {
 
 func (ch *Channel) open(ctx context.Context, kind string, payload []byte) error {
 	ch.mu.Lock()
-	if ch.ch != nil || ch.closed {
+	_, pending := ch.ops["open"]
+	if !pending && (ch.ch != nil || ch.closed) {
 		ch.mu.Unlock()
 		return fmt.Errorf("ssh: channel already opened or closed")
 	}
@@ -90,78 +95,89 @@ func (ch *Channel) open(ctx context.Context, kind string, payload []byte) error 
 	if err != nil {
 		return err
 	}
-	type opened struct {
-		ch   gossh.Channel
-		reqs <-chan *gossh.Request
-	}
 	ctx, cancel := ch.sess.withTimeout(ctx)
 	defer cancel()
-	res, err := await(ctx, c, func() (opened, error) {
+	_, err = ch.op(ctx, "open", func() (any, error) {
 		xch, reqs, err := client.OpenChannel(kind, payload)
-		return opened{xch, reqs}, err
-	}, func(o opened) {
-		_ = o.ch.Close()
-		gossh.DiscardRequests(o.reqs) // ends when the close is answered or the connection ends
-	})
-	if err != nil {
-		var oce *gossh.OpenChannelError
-		if errors.As(err, &oce) {
-			return &OpenChannelError{Reason: oce.Reason, Message: oce.Message}
+		if err != nil {
+			var oce *gossh.OpenChannelError
+			if errors.As(err, &oce) {
+				return nil, &OpenChannelError{Reason: oce.Reason, Message: oce.Message}
+			}
+			return nil, fmt.Errorf("ssh: open %s channel: %w", kind, err)
 		}
-		return fmt.Errorf("ssh: open %s channel: %w", kind, err)
-	}
-	ch.mu.Lock()
-	ch.ch = res.ch
-	ch.stdout, ch.stderr = newStreamBuffer(), newStreamBuffer()
-	ch.mu.Unlock()
-	c.wg.Add(3)
-	go ch.serveRequests(res.reqs)
-	go func() { defer c.wg.Done(); ch.stdout.pump(res.ch) }()
-	go func() { defer c.wg.Done(); ch.stderr.pump(res.ch.Stderr()) }()
-	return nil
+		ch.attach(xch, reqs)
+		return nil, nil
+	})
+	return err
 }
 
-// await runs fn, which waits on x/crypto without a ctx, on its own
-// goroutine, and returns when it finished or ctx ended. If the caller gave
-// up, undo releases what fn obtained. The goroutine belongs to the
-// connection: Disconnect makes fn return and waits for it.
-func await[T any](ctx context.Context, c *conn, fn func() (T, error), undo func(T)) (T, error) {
-	type result struct {
-		v   T
-		err error
+// attach makes an opened x/crypto channel this Channel's, and starts the
+// goroutines that serve it. If the Channel was closed meanwhile (its opener
+// gave up), the x/crypto channel is closed too.
+func (ch *Channel) attach(xch gossh.Channel, reqs <-chan *gossh.Request) {
+	c := ch.c
+	ch.mu.Lock()
+	ch.ch = xch
+	ch.stdout, ch.stderr = newStreamBuffer(c.events.signal), newStreamBuffer(c.events.signal)
+	closed := ch.closed
+	ch.mu.Unlock()
+	c.wg.Add(3)
+	go ch.serveRequests(reqs)
+	go func() { defer c.wg.Done(); ch.stdout.pump(xch) }()
+	go func() { defer c.wg.Done(); ch.stderr.pump(xch.Stderr()) }()
+	if closed {
+		ch.stdout.close()
+		ch.stderr.close()
+		_ = xch.Close()
 	}
-	out := make(chan result, 1)
-	var mu sync.Mutex
-	abandoned := false
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		v, err := fn()
-		mu.Lock()
-		defer mu.Unlock()
-		if abandoned {
-			if err == nil && undo != nil {
-				undo(v)
-			}
-			return
-		}
-		out <- result{v, err}
-	}()
+}
+
+// pendingOp is an operation that waits on the server (open, a request
+// with a reply). It runs on its own goroutine; a call that stops waiting
+// (ctx, non-blocking mode) leaves it running, and the next call with the
+// same key collects its result, as libssh's SSH_AGAIN protocol requires.
+type pendingOp struct {
+	done chan struct{}
+	val  any
+	err  error
+}
+
+// op starts fn under key unless it is already running, and waits for it:
+// not at all in non-blocking mode (ErrAgain), else until ctx ends.
+func (ch *Channel) op(ctx context.Context, key string, fn func() (any, error)) (any, error) {
+	ch.mu.Lock()
+	op := ch.ops[key]
+	if op == nil {
+		op = &pendingOp{done: make(chan struct{})}
+		ch.ops[key] = op
+		ch.c.wg.Add(1)
+		go func() {
+			defer ch.c.wg.Done()
+			op.val, op.err = fn()
+			close(op.done)
+			ch.c.events.signal()
+		}()
+	}
+	ch.mu.Unlock()
 	select {
-	case r := <-out:
-		return r.v, r.err
-	case <-ctx.Done():
-		mu.Lock()
-		defer mu.Unlock()
-		select {
-		case r := <-out: // finished meanwhile: do not lose it
-			return r.v, r.err
-		default:
+	case <-op.done:
+	default:
+		if !ch.sess.IsBlocking() {
+			return nil, ErrAgain
 		}
-		abandoned = true
-		var zero T
-		return zero, ctx.Err()
+		select {
+		case <-op.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+	ch.mu.Lock()
+	if ch.ops[key] == op {
+		delete(ch.ops, key)
+	}
+	ch.mu.Unlock()
+	return op.val, op.err
 }
 
 // serveRequests handles the channel requests the server sends: exit-status
@@ -287,6 +303,27 @@ func (r channelReader) WriteTo(w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	if !r.ch.sess.IsBlocking() {
+		// Non-blocking: copy what is there, then ErrAgain or the end.
+		buf := make([]byte, 32<<10)
+		var total int64
+		for {
+			n, err := r.ch.readStream(buf, r.stderr, time.Time{})
+			if n > 0 {
+				m, werr := w.Write(buf[:n])
+				total += int64(m)
+				if werr != nil {
+					return total, werr
+				}
+			}
+			if err == io.EOF {
+				return total, nil
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+	}
 	return b.writeTo(w, r.ch.closedCh)
 }
 
@@ -300,9 +337,20 @@ func (ch *Channel) Read(p []byte) (int, error) { return ch.readStream(p, false, 
 
 // Write writes p to the channel's stdin, waiting for the server's window as
 // needed (io.Writer). Writing after Close or SendEOF returns an error.
+//
+// In non-blocking mode it queues what fits in a 1 MiB send queue and
+// returns a short count with ErrAgain when the queue is full; PollState and
+// BlockingFlush report and drain the queue.
 func (ch *Channel) Write(p []byte) (int, error) {
 	xch, err := ch.channel()
 	if err != nil {
+		return 0, err
+	}
+	if !ch.sess.IsBlocking() {
+		return ch.writeNonBlocking(p)
+	}
+	// Data queued in non-blocking mode goes first.
+	if err := ch.sendq.waitIdle(context.Background()); err != nil {
 		return 0, err
 	}
 	n, err := xch.Write(p)
@@ -312,10 +360,19 @@ func (ch *Channel) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// readStream reads one stream. In non-blocking mode it never waits and
+// returns ErrAgain when nothing is buffered.
 func (ch *Channel) readStream(p []byte, isStderr bool, deadline time.Time) (int, error) {
 	b, err := ch.stream(isStderr)
 	if err != nil {
 		return 0, err
+	}
+	if !ch.sess.IsBlocking() {
+		n, err := b.read(p, time.Unix(1, 0), ch.closedCh)
+		if errors.Is(err, errWouldWait) {
+			return 0, ErrAgain
+		}
+		return n, err
 	}
 	return b.read(p, deadline, ch.closedCh)
 }
@@ -360,9 +417,18 @@ func (ch *Channel) PollTimeout(isStderr bool, timeout time.Duration) (int, error
 
 // SendEOF tells the server that no more data will be written. After the
 // server closed the channel there is nobody to tell, and it returns nil.
+//
+// In non-blocking mode, with stdin still queued, EOF is sent after it.
 func (ch *Channel) SendEOF() error {
 	xch, err := ch.channel()
 	if err != nil {
+		return err
+	}
+	if !ch.sess.IsBlocking() {
+		if ch.sendEOFNonBlocking() == errEOFQueued {
+			return nil
+		}
+	} else if err := ch.sendq.waitIdle(context.Background()); err != nil {
 		return err
 	}
 	if err := xch.CloseWrite(); err != nil && !errors.Is(err, io.EOF) {
@@ -384,6 +450,7 @@ func (ch *Channel) Close() error {
 		return nil
 	}
 	close(ch.closedCh)
+	ch.c.untrack(ch)
 	if xch == nil {
 		return nil
 	}

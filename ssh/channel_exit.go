@@ -54,7 +54,8 @@ func (e *ExitError) Unwrap() error {
 // ExitStatus waits for the remote process's exit status, the channel's
 // close, or ctx. A process that died of a signal, or a channel closed
 // without a status, gives an *ExitError matching ErrNoExitStatus, never a
-// made-up status.
+// made-up status. In non-blocking mode it returns ErrAgain at once while
+// the status has not arrived.
 func (ch *Channel) ExitStatus(ctx context.Context) (int, error) {
 	ch.mu.Lock()
 	opened := ch.ch != nil
@@ -65,6 +66,9 @@ func (ch *Channel) ExitStatus(ctx context.Context) (int, error) {
 	select {
 	case <-ch.exitDone:
 	default:
+		if !ch.sess.IsBlocking() {
+			return -1, ErrAgain
+		}
 		select {
 		case <-ch.exitDone:
 		case <-ctx.Done():

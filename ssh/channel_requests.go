@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,11 +29,14 @@ func (ch *Channel) request(ctx context.Context, name string, wantReply bool, pay
 	}
 	ctx, cancel := ch.sess.withTimeout(ctx)
 	defer cancel()
-	ok, err := await(ctx, ch.c, func() (bool, error) { return xch.SendRequest(name, true, payload) }, nil)
+	ok, err := ch.op(ctx, "request "+name, func() (any, error) { return xch.SendRequest(name, true, payload) })
+	if errors.Is(err, ErrAgain) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("ssh: %s request: %w", name, err)
 	}
-	if !ok {
+	if !ok.(bool) {
 		return fmt.Errorf("%w: %s", ErrRequestDenied, name)
 	}
 	return nil

@@ -51,10 +51,13 @@ type streamBuffer struct {
 	err      error  // io.EOF or the pump's read error, reported once the data is read
 	closed   bool   // the application closed the channel: discard
 	received int64  // bytes received in all; for PollState-style accounting
+	onData   func()
 }
 
-func newStreamBuffer() *streamBuffer {
-	b := &streamBuffer{changed: make(chan struct{})}
+// newStreamBuffer returns an empty buffer; onData (may be nil) is called
+// whenever data, EOF or an error arrive, to wake a poll loop.
+func newStreamBuffer(onData func()) *streamBuffer {
+	b := &streamBuffer{changed: make(chan struct{}), onData: onData}
 	b.space = sync.NewCond(&b.mu)
 	return b
 }
@@ -91,6 +94,9 @@ func (b *streamBuffer) pump(src io.Reader) {
 			b.notifyLocked()
 		}
 		b.mu.Unlock()
+		if (n > 0 || err != nil) && b.onData != nil {
+			b.onData()
+		}
 		if err != nil {
 			return
 		}

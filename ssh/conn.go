@@ -43,6 +43,9 @@ type conn struct {
 	client   gossh.Conn // set when authentication succeeded
 	auth     authState
 	incoming map[string]func(gossh.NewChannel) // handlers of server-opened channels, by type
+	channels map[*Channel]struct{}             // open channels, for PollState and BlockingFlush
+
+	events events // the poll(2) wake-up pipe, created by Fd
 }
 
 func newConn(s *Session, opts Options) *conn {
@@ -57,10 +60,37 @@ func newConn(s *Session, opts Options) *conn {
 	}
 }
 
-// notifyLocked wakes every waiter; c.mu must be held.
+// notifyLocked wakes every waiter, and a poll loop; c.mu must be held.
 func (c *conn) notifyLocked() {
 	close(c.changed)
 	c.changed = make(chan struct{})
+	c.events.signal()
+}
+
+func (c *conn) track(ch *Channel) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.channels == nil {
+		c.channels = map[*Channel]struct{}{}
+	}
+	c.channels[ch] = struct{}{}
+}
+
+func (c *conn) untrack(ch *Channel) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.channels, ch)
+}
+
+// openChannels returns the channels not closed yet.
+func (c *conn) openChannels() []*Channel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Channel, 0, len(c.channels))
+	for ch := range c.channels {
+		out = append(out, ch)
+	}
+	return out
 }
 
 // waitFor blocks until ready (called with c.mu held) returns true, the
@@ -147,6 +177,10 @@ func (c *conn) handshake(cfg *gossh.ClientConfig, addr string) {
 	c.wg.Add(2)
 	go c.serveGlobalRequests(reqs)
 	go c.serveChannelOpens(chans)
+	if c.opts.ServerAliveInterval > 0 {
+		c.wg.Add(1)
+		go c.keepalive(client)
+	}
 	_ = client.Wait()
 	c.shutdown(ErrDisconnected)
 }

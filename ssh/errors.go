@@ -40,6 +40,11 @@ var (
 	// provide (for example different cipher lists per direction).
 	ErrUnsupported = errors.New("ssh: not supported")
 
+	// ErrServerNotResponding is returned to every call after the session
+	// was closed because ServerAliveCountMax keepalives went unanswered. It
+	// wraps ErrDisconnected.
+	ErrServerNotResponding = fmt.Errorf("%w: server not responding to keepalives", ErrDisconnected)
+
 	// ErrDisconnected is returned to calls that were waiting when the
 	// session was disconnected, by the application or by the peer.
 	ErrDisconnected = errors.New("ssh: disconnected")

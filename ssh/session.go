@@ -139,6 +139,7 @@ func (s *Session) Disconnect() error {
 	}
 	c.shutdown(ErrDisconnected)
 	c.wg.Wait()
+	c.events.close()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // transport is the net.Conn x/crypto runs the protocol over. It does three
@@ -20,7 +21,8 @@ import (
 //     several packets.
 type transport struct {
 	net.Conn
-	failed atomic.Pointer[error] // the first read or write error: the transport is dead
+	failed   atomic.Pointer[error] // the first read or write error: the transport is dead
+	lastRead atomic.Int64          // when data last arrived (UnixNano), for keepalives
 
 	// Read-ahead. Only x/crypto's reader goroutine calls Read.
 	rbuf    []byte
@@ -65,6 +67,7 @@ func (t *transport) Read(p []byte) (int, error) {
 			t.mu.Unlock()
 		}
 		t.r, t.w = 0, n
+		t.lastRead.Store(time.Now().UnixNano())
 	}
 	n := copy(p, t.rbuf[t.r:t.w])
 	t.r += n
