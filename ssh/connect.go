@@ -131,7 +131,7 @@ func (c *conn) clientConfig() *gossh.ClientConfig {
 		BannerCallback:    c.bannerCallback,
 		AuthCallback:      c.authCallback,
 		ClientVersion:     clientVersion,
-		HostKeyAlgorithms: c.opts.HostKeyAlgorithms,
+		HostKeyAlgorithms: orderHostKeyAlgorithms(c.opts, c.opts.Host, c.opts.Port, c.log),
 	}
 	cfg.KeyExchanges = c.opts.KeyExchanges
 	cfg.Ciphers = c.opts.CiphersCS

@@ -173,12 +173,58 @@ func (c *conn) requireVerifiedHostKey() error {
 	case key == nil:
 		return fmt.Errorf("%w: no host key received yet", ErrNotConnected)
 	}
-	return c.applyHostKeyPolicy(key)
+	// A final verdict goes to the parked handshake: nil lets authentication
+	// start, an error ends the connection. If the application decided
+	// meanwhile, its decision stands and is what decideHostKey returns. A
+	// key that is merely not known is refused for this call only: the
+	// application may still vouch for it (that is what "ask" means).
+	verdict, final := c.applyHostKeyPolicy(key)
+	if !final {
+		return verdict
+	}
+	return c.decideHostKey(verdict)
 }
 
-// applyHostKeyPolicy decides for an application that did not. Until
-// known_hosts checking is wired in, every policy refuses: an unverified key
-// must never be trusted by default.
-func (c *conn) applyHostKeyPolicy(key gossh.PublicKey) error {
-	return c.hostKeyError(KnownHostsUnknown, key, ErrHostKeyNotVerified)
+// applyHostKeyPolicy decides for an application that did not, by
+// StrictHostKeyChecking: nil accepts the key, an error is the *HostKeyError
+// that refuses it, and final says whether the verdict is for good. A key
+// known_hosts holds is accepted under every policy; that is what "verified"
+// means. Otherwise:
+//
+//   - "ask" (the default) and "yes" refuse an Unknown, NotFound or Other
+//     key, not for good: the application may still check it and call
+//     AcceptHostKey or UpdateKnownHostsFile, as OpenSSH asks the user;
+//   - "accept-new", "no" and "off" record an Unknown or NotFound key in the
+//     first user file, as UpdateKnownHostsFile does, and accept it ("no"
+//     and "off" are synonyms in OpenSSH, and both record); they refuse an
+//     Other key, not for good.
+//
+// A Changed key, a revoked key or CA, and a host certificate from a known CA
+// that is not valid are refused for good under every policy: the connection
+// ends. So is a key when the known_hosts files cannot be read (fail closed),
+// though not for good. A failure to record a new key is logged and does not
+// refuse it, as in OpenSSH.
+func (c *conn) applyHostKeyPolicy(key gossh.PublicKey) (verdict error, final bool) {
+	res, err := c.knownHostsCheck(key)
+	if err != nil {
+		var hk *HostKeyError
+		final := errors.As(err, &hk) && (errors.Is(hk, ErrHostKeyRevoked) || errors.Is(hk, ErrHostCertificateInvalid))
+		return err, final
+	}
+	switch res.state {
+	case KnownHostsOK:
+		return nil, true
+	case KnownHostsChanged:
+		return c.hostKeyResultError(res, key, ErrHostKeyChanged), true
+	case KnownHostsOther:
+		return c.hostKeyResultError(res, key, ErrHostKeyNotVerified), false
+	}
+	switch policy := c.opts.StrictHostKeyChecking; policy {
+	case "accept-new", "no", "off":
+		if err := c.recordHostKey(key, res.ipState); err != nil {
+			c.log.Warn("known_hosts: could not record the new host key", "policy", policy, "err", err)
+		}
+		return nil, true
+	}
+	return c.hostKeyResultError(res, key, ErrHostKeyNotVerified), false
 }

@@ -47,6 +47,8 @@ type Options struct {
 
 	StrictHostKeyChecking    string // "ask" (default), "yes", "accept-new", "no" or "off"
 	HashKnownHosts           bool
+	HostKeyAlias             string   // the name known_hosts lookups use instead of the host; "" = none
+	CheckHostIP              bool     // also check the server's address in known_hosts; default false
 	PreferredAuthentications []string // empty = the server's order
 	ServerAliveInterval      time.Duration
 	ServerAliveCountMax      int // default 3
