@@ -113,6 +113,8 @@ func setTarget(sess *ssh.Session, target string) error {
 	return sess.SetOption(append([]ssh.Option{ssh.Hostname(host)}, opts...)...)
 }
 
+// verifyHost follows libssh-rs's whoami: known_hosts decides; an unknown
+// key is shown and, if the user trusts it, recorded.
 func verifyHost(sess *ssh.Session, interactive bool, out io.Writer) error {
 	key, err := sess.ServerPublicKey()
 	if err != nil {
@@ -120,18 +122,30 @@ func verifyHost(sess *ssh.Session, interactive bool, out io.Writer) error {
 	}
 	hash, _ := key.PublicKeyHashHex(ssh.HashSHA256)
 	fmt.Fprintf(out, "host key %s %s\n  (sha256 %s)\n", key.Type(), key.Fingerprint(), hash)
-	if interactive {
-		ans, err := prompt.GetInput("Trust this host key for this connection? (yes/no): ", "no", true, false)
-		if err != nil {
-			return err
-		}
-		if ans != "yes" {
-			return errors.New("host key not trusted")
-		}
-	} else {
+	if !interactive {
 		fmt.Fprintln(out, "accepting the in-process server's key")
+		return sess.AcceptHostKey()
 	}
-	return sess.AcceptHostKey()
+	state, err := sess.IsKnownServer()
+	switch state {
+	case ssh.KnownHostsOK:
+		return nil
+	case ssh.KnownHostsChanged:
+		return fmt.Errorf("the host key CHANGED; someone could be eavesdropping: %w", err)
+	case ssh.KnownHostsOther:
+		return fmt.Errorf("the server offers a key of a type not recorded for it; refusing: %w", err)
+	}
+	if err != nil && state != ssh.KnownHostsUnknown && state != ssh.KnownHostsNotFound {
+		return err
+	}
+	ans, err := prompt.GetInput("The host is unknown. Trust it and record its key? (yes/no): ", "no", true, false)
+	if err != nil {
+		return err
+	}
+	if ans != "yes" {
+		return errors.New("host key not trusted")
+	}
+	return sess.UpdateKnownHostsFile()
 }
 
 // authenticate is the libssh client loop: none, then the methods the
