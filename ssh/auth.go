@@ -99,21 +99,16 @@ type InteractiveAuthPrompt struct {
 // reports its outcome. user "" means the configured user; another name
 // fails with ErrUnsupported, because x/crypto authenticates one user.
 func (s *Session) UserauthNone(ctx context.Context, user string) (AuthStatus, error) {
-	c, release, err := s.beginAuth(ctx, user)
-	if err != nil {
-		return AuthError, err
-	}
-	defer release()
-	ctx, cancel := c.callCtx(ctx)
-	defer cancel()
-	a := &c.auth
-	if err := c.waitFor(ctx, func() bool { return a.noneDone }); err != nil {
-		return authWaitError(ctx, err)
-	}
-	if c.authSucceeded() {
-		return AuthSuccess, nil
-	}
-	return AuthDenied, nil
+	return s.authCall(ctx, user, func(c *conn, ctx context.Context) (AuthStatus, error) {
+		a := &c.auth
+		if err := c.waitFor(ctx, func() bool { return a.noneDone }); err != nil {
+			return authWaitError(ctx, err)
+		}
+		if c.authSucceeded() {
+			return AuthSuccess, nil
+		}
+		return AuthDenied, nil
+	})
 }
 
 // UserauthList returns the methods the server allows (libssh
@@ -202,31 +197,25 @@ func (c *conn) kbdintChallenge(name, instruction string, questions []string, ech
 // UserauthKeyboardInteractiveSetAnswers and call this again. subMethods is
 // not sent: x/crypto always sends an empty submethods field.
 func (s *Session) UserauthKeyboardInteractive(ctx context.Context, user, subMethods string) (AuthStatus, error) {
-	c, release, err := s.beginAuth(ctx, user)
-	if err != nil {
-		return AuthError, err
-	}
-	defer release()
-	ctx, cancel := c.callCtx(ctx)
-	defer cancel()
-
-	c.mu.Lock()
-	round, pending := c.auth.round, c.auth.inflight
-	if round != nil && pending == nil {
-		// The round was reported; answer it. Missing answers go as "".
-		answers := make([]string, len(round.info.Prompts))
-		copy(answers, round.answers)
-		st := newStep(kindKbdint)
-		st.startTried, st.startPartial = c.auth.tried, c.auth.partial
-		c.auth.inflight, c.auth.round = st, nil
-		c.notifyLocked()
+	return s.authCall(ctx, user, func(c *conn, ctx context.Context) (AuthStatus, error) {
+		c.mu.Lock()
+		round, pending := c.auth.round, c.auth.inflight
+		if round != nil && pending == nil {
+			// The round was reported; answer it. Missing answers go as "".
+			answers := make([]string, len(round.info.Prompts))
+			copy(answers, round.answers)
+			st := newStep(kindKbdint)
+			st.startTried, st.startPartial = c.auth.tried, c.auth.partial
+			c.auth.inflight, c.auth.round = st, nil
+			c.notifyLocked()
+			c.mu.Unlock()
+			round.reply <- answers
+			return c.collect(ctx, st)
+		}
 		c.mu.Unlock()
-		round.reply <- answers
-		return c.collect(ctx, st)
-	}
-	c.mu.Unlock()
-	return c.simpleStepLocked(ctx, kindKbdint, func(c *conn, _ *authStep) gossh.AuthMethod {
-		return gossh.KeyboardInteractive(c.kbdintChallenge)
+		return c.simpleStepLocked(ctx, kindKbdint, func(c *conn, _ *authStep) gossh.AuthMethod {
+			return gossh.KeyboardInteractive(c.kbdintChallenge)
+		})
 	})
 }
 

@@ -111,14 +111,14 @@ func samePlainKey(a, b gossh.PublicKey) bool {
 // keysStep runs a multi-key method: one step per key, resuming a previous
 // interrupted call of the same kind.
 func (s *Session) keysStep(ctx context.Context, user, kind, passphrase string, build func(*conn) (*keyIter, error)) (AuthStatus, error) {
-	c, release, err := s.beginAuth(ctx, user)
-	if err != nil {
-		return AuthError, err
-	}
-	defer release()
-	callCtx, cancel := c.callCtx(ctx)
-	defer cancel()
+	return s.authCall(ctx, user, func(c *conn, callCtx context.Context) (AuthStatus, error) {
+		return c.keysStepLocked(ctx, callCtx, kind, passphrase, build)
+	})
+}
 
+// keysStepLocked is keysStep under the auth lock. ctx is the caller's (for
+// local work such as reading keys), callCtx the one to wait with.
+func (c *conn) keysStepLocked(ctx, callCtx context.Context, kind, passphrase string, build func(*conn) (*keyIter, error)) (AuthStatus, error) {
 	prev, err := c.settlePending(callCtx, kind)
 	if err != nil {
 		return authWaitError(callCtx, err)

@@ -276,16 +276,24 @@ func awaitStep(ctx context.Context, st *authStep) error {
 	}
 }
 
-// simpleStep is the whole life of a one-shot method: lock, settle, run.
-func (s *Session) simpleStep(ctx context.Context, user, kind string, method func(*conn, *authStep) gossh.AuthMethod) (AuthStatus, error) {
+// authCall runs body as one Userauth call: the checks and the auth lock of
+// beginAuth, and a ctx that is already done in non-blocking mode.
+func (s *Session) authCall(ctx context.Context, user string, body func(c *conn, ctx context.Context) (AuthStatus, error)) (AuthStatus, error) {
 	c, release, err := s.beginAuth(ctx, user)
 	if err != nil {
 		return AuthError, err
 	}
 	defer release()
-	ctx, cancel := c.callCtx(ctx)
+	callCtx, cancel := c.callCtx(ctx)
 	defer cancel()
-	return c.simpleStepLocked(ctx, kind, method)
+	return body(c, callCtx)
+}
+
+// simpleStep is the whole life of a one-shot method: lock, settle, run.
+func (s *Session) simpleStep(ctx context.Context, user, kind string, method func(*conn, *authStep) gossh.AuthMethod) (AuthStatus, error) {
+	return s.authCall(ctx, user, func(c *conn, ctx context.Context) (AuthStatus, error) {
+		return c.simpleStepLocked(ctx, kind, method)
+	})
 }
 
 func (c *conn) simpleStepLocked(ctx context.Context, kind string, method func(*conn, *authStep) gossh.AuthMethod) (AuthStatus, error) {

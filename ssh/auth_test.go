@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -347,39 +346,22 @@ func TestConnectionDroppedMidHandshake(t *testing.T) {
 }
 
 func TestLogLevelSendsRecordsToLogger(t *testing.T) {
-	var buf safeBuffer
+	var buf lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug - 8}))
 	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", Logger(logger), LogLevel(LogProtocol))
 	_, _ = s.UserauthPassword(testCtx(t), "", "pw")
-	out := buf.String()
+	out := string(buf.Bytes())
 	if !strings.Contains(out, "userauth step") || strings.Contains(out, "level=DEBUG") {
 		t.Fatalf("LogProtocol output:\n%s", out)
 	}
 	if strings.Contains(out, "pw") && strings.Contains(out, "password=pw") {
 		t.Fatal("a secret reached the log")
 	}
-	quiet := safeBuffer{}
+	var quiet lockedBuffer
 	s2 := acceptedSession(t, srv, "u", Logger(slog.New(slog.NewTextHandler(&quiet, nil))))
 	_, _ = s2.UserauthPassword(testCtx(t), "", "pw")
-	if quiet.String() != "" {
-		t.Fatalf("LogNoLogging logged:\n%s", quiet.String())
+	if len(quiet.Bytes()) != 0 {
+		t.Fatalf("LogNoLogging logged:\n%s", quiet.Bytes())
 	}
-}
-
-type safeBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,48 +19,23 @@ func rawServer(t *testing.T, script func(ch gossh.Channel, reqs <-chan *gossh.Re
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
+	var scripts sync.WaitGroup
+	t.Cleanup(scripts.Wait) // after serveConns' cleanup closed the connections
+	serveConns(t, ln, func(c net.Conn) {
+		sc, chans, reqs, err := gossh.NewServerConn(c, cfg)
+		if err != nil {
+			return
+		}
+		defer sc.Close()
+		go gossh.DiscardRequests(reqs)
+		for nc := range chans {
+			ch, creqs, err := nc.Accept()
 			if err != nil {
-				return
+				continue
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sc, chans, reqs, err := gossh.NewServerConn(c, cfg)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				go gossh.DiscardRequests(reqs)
-				for nc := range chans {
-					ch, creqs, err := nc.Accept()
-					if err != nil {
-						continue
-					}
-					wg.Add(1)
-					go func() { defer wg.Done(); script(ch, creqs) }()
-				}
-			}()
+			scripts.Add(1)
+			go func() { defer scripts.Done(); script(ch, creqs) }()
 		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
 	})
 	s := NewSession()
 	addr := ln.Addr().(*net.TCPAddr)
@@ -76,6 +51,24 @@ func rawServer(t *testing.T, script func(ch gossh.Channel, reqs <-chan *gossh.Re
 		t.Fatalf("none: %v %v", st, err)
 	}
 	return s
+}
+
+// stuckWindowChannel returns a channel running a command on a server that
+// never reads its input, so the channel's window never reopens.
+func stuckWindowChannel(t *testing.T) (*Session, *Channel) {
+	block := make(chan struct{})
+	s := rawServer(t, func(ch gossh.Channel, reqs <-chan *gossh.Request) {
+		answerExec(reqs)
+		go gossh.DiscardRequests(reqs)
+		<-block
+		_ = ch.Close()
+	})
+	t.Cleanup(func() { close(block) })
+	ch := openSession(t, s)
+	if err := ch.RequestExec(testCtx(t), "x"); err != nil {
+		t.Fatal(err)
+	}
+	return s, ch
 }
 
 // answerExec replies true to the exec request and returns.
@@ -133,18 +126,7 @@ func TestMalformedExitRequestsGiveNoStatus(t *testing.T) {
 // A server that never reopens the window must not hang a writer forever:
 // Close (or the Exec helpers' ctx) ends the write.
 func TestWindowThatNeverReopens(t *testing.T) {
-	block := make(chan struct{})
-	s := rawServer(t, func(ch gossh.Channel, reqs <-chan *gossh.Request) {
-		answerExec(reqs)
-		go gossh.DiscardRequests(reqs)
-		<-block // never read stdin: the window stays shut
-		_ = ch.Close()
-	})
-	defer close(block)
-	ch := openSession(t, s)
-	if err := ch.RequestExec(testCtx(t), "x"); err != nil {
-		t.Fatal(err)
-	}
+	_, ch := stuckWindowChannel(t)
 	done := make(chan error, 1)
 	go func() {
 		_, err := ch.Write(make([]byte, 8<<20))

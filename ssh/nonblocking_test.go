@@ -173,22 +173,10 @@ func TestNonBlockingChannelCalls(t *testing.T) {
 }
 
 func TestNonBlockingSendQueueFull(t *testing.T) {
-	block := make(chan struct{})
-	s := rawServer(t, func(ch gossh.Channel, reqs <-chan *gossh.Request) {
-		answerExec(reqs)
-		go gossh.DiscardRequests(reqs)
-		<-block // never read stdin: the window stays shut
-		_ = ch.Close()
-	})
-	defer close(block)
-	ctx := testCtx(t)
-
 	// A command that never reads: the window (2 MiB) fills, then the queue.
 	// Once more than the window was accepted, some of it cannot leave.
-	stuck := openSession(t, s)
-	if err := stuck.RequestExec(ctx, "x"); err != nil {
-		t.Fatal(err)
-	}
+	s, stuck := stuckWindowChannel(t)
+	ctx := testCtx(t)
 	s.SetBlocking(false)
 	chunk := make([]byte, 256<<10)
 	var accepted int
