@@ -335,6 +335,50 @@ func (w channelWriter) Close() error                { return w.ch.SendEOF() }
 // Read reads the channel's stdout (io.Reader).
 func (ch *Channel) Read(p []byte) (int, error) { return ch.readStream(p, false, time.Time{}) }
 
+// WriteTo copies stdout to w until EOF (io.WriterTo), handing w the
+// buffered chunks directly: io.Copy(dst, ch) makes no intermediate copy.
+func (ch *Channel) WriteTo(w io.Writer) (int64, error) { return channelReader{ch, false}.WriteTo(w) }
+
+// ReadFrom copies r to stdin until EOF (io.ReaderFrom), in blocks large
+// enough that x/crypto sends several packets per call.
+func (ch *Channel) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, 128<<10)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			m, werr := ch.writeAll(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// writeAll writes all of p. io.Copy cannot hand back data it already read,
+// so in non-blocking mode it waits for the send queue instead of returning
+// ErrAgain with bytes lost.
+func (ch *Channel) writeAll(p []byte) (int, error) {
+	total := 0
+	for {
+		n, err := ch.Write(p[total:])
+		total += n
+		if !errors.Is(err, ErrAgain) {
+			return total, err
+		}
+		if err := ch.sendq.waitIdle(context.Background()); err != nil {
+			return total, err
+		}
+	}
+}
+
 // Write writes p to the channel's stdin, waiting for the server's window as
 // needed (io.Writer). Writing after Close or SendEOF returns an error.
 //

@@ -385,3 +385,27 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 		t.Fatalf("closed after %v, want about %v", elapsed, 3*interval)
 	}
 }
+
+// io.Copy into a channel cannot hand back what it read, so in
+// non-blocking mode ReadFrom waits for the queue rather than drop bytes.
+func TestNonBlockingCopyIntoChannelLosesNothing(t *testing.T) {
+	s, _ := loggedIn(t)
+	ch := openSession(t, s)
+	if err := ch.RequestExec(testCtx(t), "sha256"); err != nil {
+		t.Fatal(err)
+	}
+	s.SetBlocking(false)
+	want := sha256.New()
+	n, err := io.Copy(ch, io.TeeReader(&patternReader{left: 5 << 20}, want))
+	if err != nil || n != 5<<20 {
+		t.Fatalf("copy: %d, %v", n, err)
+	}
+	s.SetBlocking(true)
+	if err := ch.SendEOF(); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(ch)
+	if string(bytes.TrimSpace(out)) != hexString(want.Sum(nil)) {
+		t.Fatalf("server hashed something else: %q", out)
+	}
+}
