@@ -19,11 +19,19 @@ const clientVersion = "SSH-2.0-libssh_go_0.1"
 // StrictHostKeyChecking policy at the first Userauth call); nothing of the
 // user's is sent before that verdict.
 //
+// Unless ProcessConfig(false) was set or OptionsParseConfig already ran,
+// Connect first resolves ssh_config (OptionsParseConfig("")). It then
+// connects over the Socket option, through the ProxyJump hosts, through the
+// ProxyCommand, or over TCP (honouring AddressFamily and BindAddress).
+//
 // ctx and the Timeout option bound the whole TCP connect and key exchange: a
 // silent or stalled server makes Connect fail with an error matching
 // context.DeadlineExceeded (or context.Canceled). Errors: ErrHostnameRequired,
 // ErrAlreadyConnected, dial and handshake errors.
 func (s *Session) Connect(ctx context.Context) error {
+	if err := s.processConfig(ctx); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	if s.conn != nil && !s.conn.isClosed() {
 		s.mu.Unlock()
@@ -41,15 +49,12 @@ func (s *Session) Connect(ctx context.Context) error {
 	if opts.Host == "" && opts.Socket == nil {
 		return ErrHostnameRequired
 	}
-	if opts.ProxyCommand != "" && opts.ProxyCommand != "none" || opts.ProxyJump != "" && opts.ProxyJump != "none" {
-		return fmt.Errorf("%w: ProxyCommand and ProxyJump are not implemented yet", ErrUnsupported)
-	}
 
 	ctx, cancel := s.withTimeout(ctx)
 	defer cancel()
 
 	c := newConn(s, opts)
-	raw, err := dial(ctx, opts)
+	raw, err := s.dialTransport(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -114,7 +119,11 @@ func dial(ctx context.Context, opts Options) (net.Conn, error) {
 		d.LocalAddr = &net.TCPAddr{IP: ip}
 	}
 	addr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
-	raw, err := d.DialContext(ctx, "tcp", addr)
+	network := map[string]string{"inet": "tcp4", "inet6": "tcp6"}[opts.AddressFamily]
+	if network == "" {
+		network = "tcp"
+	}
+	raw, err := d.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("ssh: connect to %s: %w", addr, err)
 	}

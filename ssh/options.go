@@ -55,12 +55,39 @@ type Options struct {
 	ForwardAgent             bool
 	ProcessConfig            bool // default true: Connect reads ssh_config unless already parsed
 
+	// Resolved from ssh_config, or set with the constructors of
+	// options_config.go. The library records them; the ones it acts on
+	// say so in their constructor's documentation.
+	ForwardAgentSocket           string // ForwardAgent given as a socket path; "" = the agent in use
+	AddressFamily                string // "any" (default), "inet" or "inet6"
+	BatchMode                    bool   // never ask the AuthCallback (ProxyJump hops)
+	PubkeyAuthentication         bool   // default true
+	PasswordAuthentication       bool   // default true
+	KbdInteractiveAuthentication bool   // default true
+	NumberOfPasswordPrompts      int    // default 3
+	SendEnv                      []string
+	SetEnv                       []string // "NAME=value"
+	RequestTTY                   string   // "auto" (default), "yes", "no" or "force"
+	LocalForwards                []Forward
+	RemoteForwards               []Forward
+	DynamicForwards              []Forward
+	RekeyLimitBytes              int64         // 0 = the cipher's default
+	RekeyLimitInterval           time.Duration // 0 = none
+
 	LogLevel LogVerbosity // default LogNoLogging
 	Logger   *slog.Logger // nil = no logging
 	Socket   net.Conn     // an already-connected transport; nil = dial Host:Port
 
 	// Which directions the caller set; they share one list in x/crypto.
 	cipherSet, macSet [2]bool
+
+	// ssh_config state: whether a parse ran, with which path argument, the
+	// host name it resolved (%n), and the system file ("" = /etc/ssh/ssh_config).
+	configParsed bool
+	configPath   string
+	configHost   string
+	systemConfig string
+	jumpDepth    int // how deep in ProxyJump chains this session is a hop
 }
 
 // Option is one setting for Session.SetOption, made by the constructors in
@@ -460,21 +487,27 @@ func defaultOptions() Options {
 	home := homeDir()
 	sshDir := filepath.Join(home, ".ssh")
 	return Options{
-		Port:                   22,
-		User:                   localUser(),
-		SSHDir:                 sshDir,
-		KnownHosts:             defaultKnownHosts(sshDir),
-		GlobalKnownHosts:       []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"},
-		KeyExchanges:           defaultAlgorithms(kindKex),
-		HostKeyAlgorithms:      defaultAlgorithms(kindHostKey),
-		PublicKeyAcceptedTypes: defaultAlgorithms(kindPubkey),
-		CiphersCS:              defaultAlgorithms(kindCiphersCS),
-		CiphersSC:              defaultAlgorithms(kindCiphersSC),
-		HmacCS:                 defaultAlgorithms(kindHmacCS),
-		HmacSC:                 defaultAlgorithms(kindHmacSC),
-		StrictHostKeyChecking:  "ask",
-		ServerAliveCountMax:    3,
-		ProcessConfig:          true,
+		Port:                         22,
+		User:                         localUser(),
+		SSHDir:                       sshDir,
+		KnownHosts:                   defaultKnownHosts(sshDir),
+		GlobalKnownHosts:             []string{"/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"},
+		KeyExchanges:                 defaultAlgorithms(kindKex),
+		HostKeyAlgorithms:            defaultAlgorithms(kindHostKey),
+		PublicKeyAcceptedTypes:       defaultAlgorithms(kindPubkey),
+		CiphersCS:                    defaultAlgorithms(kindCiphersCS),
+		CiphersSC:                    defaultAlgorithms(kindCiphersSC),
+		HmacCS:                       defaultAlgorithms(kindHmacCS),
+		HmacSC:                       defaultAlgorithms(kindHmacSC),
+		StrictHostKeyChecking:        "ask",
+		ServerAliveCountMax:          3,
+		ProcessConfig:                true,
+		AddressFamily:                "any",
+		RequestTTY:                   "auto",
+		NumberOfPasswordPrompts:      3,
+		PubkeyAuthentication:         true,
+		PasswordAuthentication:       true,
+		KbdInteractiveAuthentication: true,
 	}
 }
 
@@ -524,8 +557,11 @@ func (o Options) clone() Options {
 	c := o
 	for _, s := range []*[]string{&c.KnownHosts, &c.GlobalKnownHosts, &c.Identities, &c.CertificateFiles,
 		&c.KeyExchanges, &c.HostKeyAlgorithms, &c.PublicKeyAcceptedTypes, &c.CiphersCS, &c.CiphersSC,
-		&c.HmacCS, &c.HmacSC, &c.PreferredAuthentications} {
+		&c.HmacCS, &c.HmacSC, &c.PreferredAuthentications, &c.SendEnv, &c.SetEnv} {
 		*s = slices.Clone(*s)
+	}
+	for _, f := range []*[]Forward{&c.LocalForwards, &c.RemoteForwards, &c.DynamicForwards} {
+		*f = slices.Clone(*f)
 	}
 	return c
 }
@@ -551,59 +587,3 @@ type levelFilter struct {
 }
 
 func (f levelFilter) Enabled(_ context.Context, l slog.Level) bool { return l >= f.min }
-
-// String prints the options in `ssh -G` form: a lowercase keyword, a space
-// and the value, one line per keyword.
-func (o Options) String() string {
-	var b strings.Builder
-	line := func(k, v string) { fmt.Fprintf(&b, "%s %s\n", k, v) }
-	yesno := func(v bool) string {
-		if v {
-			return "yes"
-		}
-		return "no"
-	}
-	line("user", o.User)
-	line("hostname", o.Host)
-	line("port", strconv.Itoa(o.Port))
-	if o.BindAddress != "" {
-		line("bindaddress", o.BindAddress)
-	}
-	if o.Timeout > 0 {
-		line("connecttimeout", strconv.Itoa(int(o.Timeout/time.Second)))
-	} else {
-		line("connecttimeout", "none")
-	}
-	line("ciphers", strings.Join(o.CiphersCS, ","))
-	line("hostkeyalgorithms", strings.Join(o.HostKeyAlgorithms, ","))
-	line("kexalgorithms", strings.Join(o.KeyExchanges, ","))
-	line("macs", strings.Join(o.HmacCS, ","))
-	line("pubkeyacceptedalgorithms", strings.Join(o.PublicKeyAcceptedTypes, ","))
-	line("stricthostkeychecking", o.StrictHostKeyChecking)
-	line("hashknownhosts", yesno(o.HashKnownHosts))
-	line("identitiesonly", yesno(o.IdentitiesOnly))
-	line("forwardagent", yesno(o.ForwardAgent))
-	line("serveraliveinterval", strconv.Itoa(int(o.ServerAliveInterval/time.Second)))
-	line("serveralivecountmax", strconv.Itoa(o.ServerAliveCountMax))
-	for _, id := range o.Identities {
-		line("identityfile", id)
-	}
-	for _, c := range o.CertificateFiles {
-		line("certificatefile", c)
-	}
-	if o.IdentityAgent != "" {
-		line("identityagent", o.IdentityAgent)
-	}
-	if len(o.PreferredAuthentications) > 0 {
-		line("preferredauthentications", strings.Join(o.PreferredAuthentications, ","))
-	}
-	if o.ProxyCommand != "" {
-		line("proxycommand", o.ProxyCommand)
-	}
-	if o.ProxyJump != "" {
-		line("proxyjump", o.ProxyJump)
-	}
-	line("userknownhostsfile", strings.Join(o.KnownHosts, " "))
-	line("globalknownhostsfile", strings.Join(o.GlobalKnownHosts, " "))
-	return b.String()
-}

@@ -1,0 +1,270 @@
+package ssh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"runtime"
+	"strings"
+)
+
+// globMatch reports whether s matches pattern, where '*' matches any run of
+// characters and '?' exactly one, as OpenSSH's match_pattern. Unlike
+// match_pattern's recursion it runs in O(len(s)*len(pattern)) at worst, so a
+// hostile pattern full of '*' cannot stall a config parse.
+func globMatch(s, pattern string) bool {
+	si, pi := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		switch {
+		case pi < len(pattern) && (pattern[pi] == '?' || pattern[pi] == s[si]):
+			si++
+			pi++
+		case pi < len(pattern) && pattern[pi] == '*':
+			star, mark = pi, si
+			pi++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(pattern) && pattern[pi] == '*' {
+		pi++
+	}
+	return pi == len(pattern)
+}
+
+// maxSubpattern mirrors the 1024-byte buffer of OpenSSH's
+// match_pattern_list: a longer element never matches.
+const maxSubpattern = 1023
+
+// matchPatternList matches s against a comma-separated pattern list, each
+// element optionally negated with '!', as OpenSSH's match_pattern_list: 1 if
+// an element matched and no negated one did, -1 if a negated element
+// matched, 0 otherwise. lower lowercases the patterns (s is taken as is).
+func matchPatternList(s, list string, lower bool) int {
+	got := 0
+	for _, sub := range strings.Split(list, ",") {
+		negated := strings.HasPrefix(sub, "!")
+		if negated {
+			sub = sub[1:]
+		}
+		if len(sub) >= maxSubpattern {
+			return 0
+		}
+		if lower {
+			sub = strings.ToLower(sub)
+		}
+		if globMatch(s, sub) {
+			if negated {
+				return -1
+			}
+			got = 1
+		}
+	}
+	return got
+}
+
+// matchHostname is OpenSSH's match_hostname: a case-insensitive pattern list.
+func matchHostname(host, list string) bool {
+	return matchPatternList(strings.ToLower(host), list, true) == 1
+}
+
+// evalMatch evaluates the criteria of one Match line, following OpenSSH's
+// match_cfg_line: every criterion must hold; "all" stands alone (or after
+// "canonical"/"final", as in Fedora's "Match final all"); '!' negates one
+// criterion; "exec" runs only when the criteria before it held. It also
+// records that a final pass is wanted when "final" appears.
+func (p *configParser) evalMatch(cond string) (bool, error) {
+	v := p.v
+	port := v.port
+	if port <= 0 {
+		port = 22
+	}
+	ruser := v.user
+	if ruser == "" {
+		ruser = p.local.user
+	}
+	host := p.origHost
+	switch {
+	case p.final:
+		host = v.finalHost
+	case v.set["hostname"]:
+		h, err := expandTokens(v.hostname, tokenValues{'h': p.origHost}, hostnameTokens, false, false)
+		if err != nil {
+			return false, err
+		}
+		host = h
+	}
+
+	result, attributes := true, 0
+	rest, more := cond, true
+	for {
+		attrib, r, m, ok := strdelim(rest, more)
+		rest, more = r, m
+		if !ok || attrib == "" || attrib[0] == '#' {
+			break
+		}
+		negate := attrib[0] == '!'
+		name := strings.ToLower(strings.TrimPrefix(attrib, "!"))
+		if name == "all" {
+			arg, _, _, ok := strdelim(rest, more)
+			if attributes > 1 || ok && arg != "" && arg[0] != '#' {
+				return false, fmt.Errorf("'%s' cannot be combined with other Match attributes", attrib)
+			}
+			if result {
+				result = !negate
+			}
+			return result, nil
+		}
+		attributes++
+		if name == "canonical" || name == "final" {
+			if name == "final" {
+				p.wantFinal = true
+			}
+			if p.final == negate {
+				result = false
+			}
+			continue
+		}
+		arg, r, m, ok := strdelim(rest, more)
+		rest, more = r, m
+		if !ok || arg == "" || arg[0] == '#' {
+			return false, fmt.Errorf("missing Match criteria for %s", attrib)
+		}
+		var hit bool
+		switch name {
+		case "host":
+			hit = matchHostname(host, arg)
+		case "originalhost":
+			hit = matchHostname(p.origHost, arg)
+		case "user":
+			hit = matchPatternList(ruser, arg, false) == 1
+		case "localuser":
+			hit = matchPatternList(p.local.user, arg, false) == 1
+		case "tagged":
+			// OpenSSH 9.4+: the Tag keyword's value ("" when unset).
+			hit = matchPatternList(v.tag, arg, false) == 1
+		case "localnetwork":
+			nets, err := parseCIDRList(arg)
+			if err != nil {
+				return false, err
+			}
+			hit = localNetworkMatch(nets)
+		case "exec":
+			if !result {
+				continue // an earlier criterion failed: OpenSSH skips the command
+			}
+			alias := v.hostKeyAlias // match_cfg_line: %k falls back to the host, not the name given
+			if alias == "" {
+				alias = host
+			}
+			toks := connectionTokens(p.local, host, p.origHost, port, ruser, alias, "")
+			cmd, err := expandTokens(arg, toks, execTokens, false, true)
+			if err != nil {
+				return false, err
+			}
+			run := p.runExec
+			if run == nil {
+				run = p.runMatchExec
+			}
+			if hit, err = run(cmd); err != nil {
+				return false, err
+			}
+		default:
+			return false, fmt.Errorf("unsupported Match attribute %s", attrib)
+		}
+		if hit == negate {
+			result = false
+		}
+	}
+	if attributes == 0 {
+		return false, errors.New("one or more attributes required for Match")
+	}
+	return result, nil
+}
+
+// runMatchExec runs a Match exec command through /bin/sh -c, with stdin and
+// stdout on the null device, and reports whether it exited with status 0.
+// OpenSSH uses $SHELL; this library always uses /bin/sh, so that a login
+// shell's startup files cannot change what a config means. A command that
+// cannot be started at all is an error, as in OpenSSH.
+func (p *configParser) runMatchExec(command string) (bool, error) {
+	if runtime.GOOS == "windows" {
+		return false, fmt.Errorf("%w: Match exec needs a POSIX shell", ErrUnsupported)
+	}
+	p.log.Debug("ssh_config: Match exec", "command", command)
+	cmd := exec.CommandContext(p.ctx, "/bin/sh", "-c", command)
+	err := cmd.Run()
+	if err == nil {
+		return true, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && p.ctx.Err() == nil {
+		return false, nil
+	}
+	return false, fmt.Errorf("Match exec %q: %w", command, err)
+}
+
+// parseCIDRList parses OpenSSH's addr_match_cidr_list syntax: a comma list of
+// addresses and address/prefix networks.
+func parseCIDRList(list string) ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for _, e := range strings.Split(list, ",") {
+		if e == "" {
+			return nil, fmt.Errorf("empty entry in network list %q", list)
+		}
+		if strings.Contains(e, "/") {
+			ip, n, err := net.ParseCIDR(e)
+			if err != nil || !ip.Equal(n.IP) {
+				return nil, fmt.Errorf("invalid network %q", e)
+			}
+			nets = append(nets, n)
+			continue
+		}
+		ip := net.ParseIP(e)
+		if ip == nil {
+			return nil, fmt.Errorf("invalid address %q", e)
+		}
+		bits := 128
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 32
+		}
+		nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+	}
+	return nets, nil
+}
+
+// localNetworkMatch reports whether an address of an up local interface lies
+// in one of nets (OpenSSH 9.4+ "Match localnetwork").
+func localNetworkMatch(nets []*net.IPNet) bool {
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return false
+	}
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 {
+			continue
+		}
+		addrs, err := ifc.Addrs()
+		if err != nil {
+			continue
+		}
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			for _, n := range nets {
+				if n.Contains(ipn.IP) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
