@@ -40,7 +40,7 @@ func defaultAlgorithms(kind algorithmKind) []string {
 	case kindKex:
 		return sup.KeyExchanges
 	case kindHostKey:
-		return sup.HostKeys
+		return preferHostKeys(sup.HostKeys)
 	case kindPubkey:
 		return sup.PublicKeyAuths
 	case kindCiphersCS, kindCiphersSC:
@@ -48,6 +48,28 @@ func defaultAlgorithms(kind algorithmKind) []string {
 	default:
 		return sup.MACs
 	}
+}
+
+// hostKeyPreference is OpenSSH's default HostKeyAlgorithms order:
+// certificates first, then ed25519, ECDSA and RSA. x/crypto lists RSA first,
+// which makes every handshake with a multi-key server cost it an RSA
+// signature, and shows a key type fewer known_hosts files hold.
+var hostKeyPreference = []string{"ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256"}
+
+func preferHostKeys(algos []string) []string {
+	rank := func(a string) int {
+		r := slices.Index(hostKeyPreference, underlyingAlgo(a))
+		if r < 0 {
+			r = len(hostKeyPreference)
+		}
+		if underlyingAlgo(a) == a {
+			r += len(hostKeyPreference) + 1 // plain keys after every certificate
+		}
+		return r
+	}
+	out := slices.Clone(algos)
+	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
+	return out
 }
 
 // knownAlgorithms is every name x/crypto implements for a kind, secure or

@@ -402,3 +402,41 @@ func (yesReader) Read(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+func TestExecHelpersSendConfiguredEnv(t *testing.T) {
+	t.Setenv("LIBSSH_GO_SENT", "from-local")
+	t.Setenv("LIBSSH_GO_NOT_SENT", "no")
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	s := acceptedSession(t, srv, "alice", SendEnv("LIBSSH_GO_S*"), SetEnv("FIXED=1 DENY_ME=2"))
+	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
+		t.Fatal(st, err)
+	}
+	for cmd, want := range map[string]string{
+		"printenv LIBSSH_GO_SENT": "from-local\n", "printenv FIXED": "1\n",
+		"printenv LIBSSH_GO_NOT_SENT": "", "printenv DENY_ME": "",
+	} {
+		out, _ := s.Output(testCtx(t), cmd)
+		if string(out) != want {
+			t.Errorf("%s: %q, want %q", cmd, out, want)
+		}
+	}
+}
+
+func TestRekeyLimitReKeysAndDataSurvives(t *testing.T) {
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	s := acceptedSession(t, srv, "alice", RekeyLimit(256<<10, 0))
+	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
+		t.Fatal(st, err)
+	}
+	out, err := s.Output(testCtx(t), "yes 4000000")
+	if err != nil || len(out) != 4000000 {
+		t.Fatalf("%d bytes, %v", len(out), err)
+	}
+	c := s.current()
+	c.mu.Lock()
+	n := c.keyExchanges
+	c.mu.Unlock()
+	if n < 2 {
+		t.Fatalf("no re-key for 4 MB with a 256 KiB limit (%d key exchanges)", n)
+	}
+}

@@ -23,15 +23,30 @@ import (
 // holds before its pump stops reading and the channel's window closes.
 const maxStreamBuffer = 8 << 20
 
-// chunkSize is the size of the buffers the pump reads into; a pump never
-// reads into less than minChunkRead bytes, so a chunk is mostly full before
-// the next one starts and small reads cannot pin many chunks.
+// Chunk sizes. A pump reads into a small chunk while data trickles in (an
+// idle or interactive channel then holds 32 KiB per stream, not 256 KiB),
+// and switches to large chunks once a read fills the one it had: bulk
+// transfers get large reads and few window adjustments. A pump never reads
+// into less than minChunkRead bytes, so a chunk is mostly full before the
+// next one starts and small reads cannot pin many chunks.
 const (
+	smallChunk   = 32 << 10
 	chunkSize    = 256 << 10
 	minChunkRead = 32 << 10
 )
 
-var chunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, chunkSize)} }}
+var (
+	chunkPool      = sync.Pool{New: func() any { return &chunk{buf: make([]byte, chunkSize)} }}
+	smallChunkPool = sync.Pool{New: func() any { return &chunk{buf: make([]byte, smallChunk)} }}
+)
+
+func recycle(c *chunk) {
+	if len(c.buf) == smallChunk {
+		smallChunkPool.Put(c)
+	} else {
+		chunkPool.Put(c)
+	}
+}
 
 type chunk struct {
 	buf  []byte
@@ -47,6 +62,7 @@ type streamBuffer struct {
 	chunks   []*chunk
 	filling  *chunk // the chunk the pump reads into right now, never recycled meanwhile
 	discard  *chunk // what the pump reads into after close
+	bulk     bool   // the last read filled its chunk: use large chunks
 	size     int    // unread bytes
 	err      error  // io.EOF or the pump's read error, reported once the data is read
 	closed   bool   // the application closed the channel: discard
@@ -83,6 +99,7 @@ func (b *streamBuffer) pump(src io.Reader) {
 		b.mu.Lock()
 		b.filling = nil
 		if !b.closed && n > 0 {
+			b.bulk = target.w+n == len(target.buf)
 			target.w += n
 			b.size += n
 			b.received += int64(n)
@@ -111,7 +128,7 @@ func (b *streamBuffer) tailForFilling() *chunk {
 		if tail.r == tail.w && tail.r > 0 {
 			tail.r, tail.w = 0, 0 // drained: reuse from the start
 		}
-		if len(tail.buf)-tail.w >= minChunkRead {
+		if free := len(tail.buf) - tail.w; free >= minChunkRead || free == len(tail.buf) {
 			return tail
 		}
 	}
@@ -122,7 +139,11 @@ func (b *streamBuffer) tailForFilling() *chunk {
 		}
 		return b.discard
 	}
-	c := chunkPool.Get().(*chunk)
+	pool := &smallChunkPool
+	if b.bulk {
+		pool = &chunkPool
+	}
+	c := pool.Get().(*chunk)
 	c.r, c.w = 0, 0
 	b.chunks = append(b.chunks, c)
 	return c
@@ -148,7 +169,7 @@ func (b *streamBuffer) consumeLocked(p []byte, max int) int {
 		}
 		b.chunks[0] = nil
 		b.chunks = b.chunks[1:]
-		chunkPool.Put(head)
+		recycle(head)
 	}
 	b.size -= n
 	if n > 0 {

@@ -409,7 +409,7 @@ func (p *configParser) host(args []string, active *bool, flags fileFlags) error 
 			return nil
 		}
 		negated := strings.HasPrefix(a, "!")
-		if globMatch(host, strings.TrimPrefix(a, "!")) {
+		if matchGlob(strings.TrimPrefix(a, "!"), host) {
 			if negated {
 				*active = false
 				return nil

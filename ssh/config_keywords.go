@@ -320,7 +320,7 @@ func (p *configParser) keyword(spec keywordSpec, args []string, raw string, acti
 				continue
 			}
 			if strings.HasPrefix(a, "-") {
-				v.sendEnv = slices.DeleteFunc(v.sendEnv, func(e string) bool { return globMatch(e, a[1:]) })
+				v.sendEnv = slices.DeleteFunc(v.sendEnv, func(e string) bool { return matchGlob(a[1:], e) })
 				continue
 			}
 			v.sendEnv = append(v.sendEnv, a)

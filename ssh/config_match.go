@@ -9,35 +9,6 @@ import (
 	"strings"
 )
 
-// globMatch reports whether s matches pattern, where '*' matches any run of
-// characters and '?' exactly one, as OpenSSH's match_pattern. Unlike
-// match_pattern's recursion it runs in O(len(s)*len(pattern)) at worst, so a
-// hostile pattern full of '*' cannot stall a config parse.
-func globMatch(s, pattern string) bool {
-	si, pi := 0, 0
-	star, mark := -1, 0
-	for si < len(s) {
-		switch {
-		case pi < len(pattern) && (pattern[pi] == '?' || pattern[pi] == s[si]):
-			si++
-			pi++
-		case pi < len(pattern) && pattern[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(pattern) && pattern[pi] == '*' {
-		pi++
-	}
-	return pi == len(pattern)
-}
-
 // maxSubpattern mirrors the 1024-byte buffer of OpenSSH's
 // match_pattern_list: a longer element never matches.
 const maxSubpattern = 1023
@@ -59,7 +30,7 @@ func matchPatternList(s, list string, lower bool) int {
 		if lower {
 			sub = strings.ToLower(sub)
 		}
-		if globMatch(s, sub) {
+		if matchGlob(sub, s) {
 			if negated {
 				return -1
 			}

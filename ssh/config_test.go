@@ -451,8 +451,8 @@ func TestGlobMatch(t *testing.T) {
 		{"abd", "a*c", false}, {"", "*", true}, {"x", "", false}, {"a.b.c", "*.c", true},
 		{strings.Repeat("a", 5000) + "b", strings.Repeat("*a", 50) + "*c", false},
 	} {
-		if got := globMatch(tc.s, tc.p); got != tc.want {
-			t.Errorf("globMatch(%.20q, %.20q) = %v", tc.s, tc.p, got)
+		if got := matchGlob(tc.p, tc.s); got != tc.want {
+			t.Errorf("matchGlob(%.20q, %.20q) = %v", tc.p, tc.s, got)
 		}
 	}
 	if matchPatternList("web1", "web*,!web1", false) != -1 || matchPatternList("web2", "web*,!web1", false) != 1 {

@@ -37,6 +37,7 @@ type conn struct {
 	hostDecision chan error // the application's verdict, read by the parked callback
 	hostAccepted bool
 	hostRefused  error
+	keyExchanges int // completed or running key exchanges, re-keys included
 
 	banner string // the issue banner, once received
 

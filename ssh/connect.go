@@ -142,6 +142,11 @@ func (c *conn) clientConfig() *gossh.ClientConfig {
 		ClientVersion:     clientVersion,
 		HostKeyAlgorithms: orderHostKeyAlgorithms(c.opts, c.opts.Host, c.opts.Port, c.log),
 	}
+	// RekeyLimit's byte count maps onto x/crypto's threshold; x/crypto has
+	// no time-based re-key, so its interval is recorded but not acted on.
+	if c.opts.RekeyLimitBytes > 0 {
+		cfg.RekeyThreshold = uint64(c.opts.RekeyLimitBytes)
+	}
 	cfg.KeyExchanges = c.opts.KeyExchanges
 	cfg.Ciphers = c.opts.CiphersCS
 	cfg.MACs = c.opts.HmacCS

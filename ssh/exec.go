@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 )
 
@@ -74,6 +77,9 @@ func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdo
 	if err := ch.OpenSession(ctx); err != nil {
 		return -1, err
 	}
+	if err := ch.sendConfiguredEnv(ctx); err != nil {
+		return -1, err
+	}
 	if err := ch.RequestExec(ctx, command); err != nil {
 		return -1, err
 	}
@@ -124,4 +130,35 @@ func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Bytes()
+}
+
+// sendConfiguredEnv sends the SetEnv pairs and the local variables that
+// SendEnv's patterns select, as ssh(1) does for a session. Refusals
+// (outside the server's AcceptEnv) are ignored, as OpenSSH ignores them.
+func (ch *Channel) sendConfiguredEnv(ctx context.Context) error {
+	opts := ch.c.opts
+	send := func(name, value string) error {
+		if err := ch.RequestEnv(ctx, name, value); err != nil && !errors.Is(err, ErrRequestDenied) {
+			return err
+		}
+		return nil
+	}
+	for _, kv := range opts.SetEnv {
+		name, value, _ := strings.Cut(kv, "=")
+		if err := send(name, value); err != nil {
+			return err
+		}
+	}
+	if len(opts.SendEnv) == 0 {
+		return nil
+	}
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if slices.ContainsFunc(opts.SendEnv, func(p string) bool { return matchGlob(p, name) }) {
+			if err := send(name, value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -83,6 +83,7 @@ func (c *conn) hostKeyError(state KnownHostsState, key gossh.PublicKey, cause er
 // returns. A re-key must present the key accepted the first time.
 func (c *conn) hostKeyCallback(_ string, _ net.Addr, key gossh.PublicKey) error {
 	c.mu.Lock()
+	c.keyExchanges++
 	if c.hostKey != nil {
 		same := bytes.Equal(c.hostKey.Marshal(), key.Marshal())
 		c.mu.Unlock()

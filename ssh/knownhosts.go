@@ -247,8 +247,9 @@ func hashName(salt []byte, name string) []byte {
 
 // matchGlob reports whether name matches pattern, where "*" matches any run
 // of bytes (also none) and "?" exactly one byte; every other byte matches
-// itself. It is the classic two-pointer algorithm: on a mismatch it goes
-// back to the last "*" seen and lets it swallow one more byte. Earlier stars
+// itself. known_hosts and ssh_config patterns both use it. It is the
+// classic two-pointer algorithm: on a mismatch it goes back to the last "*"
+// seen and lets it swallow one more byte. Earlier stars
 // never need revisiting, because the last star can absorb whatever an
 // earlier one would have, so the work is at most len(name)*len(pattern) steps
 // whatever the number of stars (OpenSSH's and x/crypto's recursive matchers

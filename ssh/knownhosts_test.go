@@ -676,10 +676,10 @@ func TestKnownHostsOrderAlgorithms(t *testing.T) {
 		want  []string // the first algorithms
 	}{
 		{"unknown host", []string{khLine("other", rsa)}, def, def[:1]},
-		{"rsa known", []string{khLine("h", rsa)}, def, []string{"rsa-sha2-256", "rsa-sha2-512", "rsa-sha2-256-cert-v01@openssh.com"}},
+		{"rsa known", []string{khLine("h", rsa)}, def, []string{"rsa-sha2-512", "rsa-sha2-256", "ssh-ed25519-cert-v01@openssh.com"}},
 		{"rsa known, ssh-rsa enabled", []string{khLine("h", rsa)}, []string{"ssh-ed25519", "ssh-rsa", "rsa-sha2-512"}, []string{"ssh-rsa", "rsa-sha2-512", "ssh-ed25519"}},
 		{"rsa known, only sha2-512 enabled", []string{khLine("h", rsa)}, []string{"ssh-ed25519", "rsa-sha2-512"}, []string{"rsa-sha2-512", "ssh-ed25519"}},
-		{"ed25519 and ecdsa known", []string{khLine("h", ed), khLine("h", ec)}, def, []string{"ecdsa-sha2-nistp256", "ssh-ed25519", "rsa-sha2-256-cert-v01@openssh.com"}},
+		{"ed25519 and ecdsa known", []string{khLine("h", ed), khLine("h", ec)}, def, []string{"ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-ed25519-cert-v01@openssh.com"}},
 		{"CA known", []string{"@cert-authority h " + khLine("", ed)[1:], khLine("h", ec)}, []string{"ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-ed25519-cert-v01@openssh.com", "rsa-sha2-256"},
 			[]string{"ssh-ed25519-cert-v01@openssh.com", "ecdsa-sha2-nistp256", "ssh-ed25519", "rsa-sha2-256"}},
 		{"revoked is not known", []string{"@revoked h " + khLine("", ed)[1:]}, []string{"rsa-sha2-256", "ssh-ed25519"}, []string{"rsa-sha2-256", "ssh-ed25519"}},

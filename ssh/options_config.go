@@ -247,8 +247,9 @@ func NumberOfPasswordPrompts(n int) Option {
 }
 
 // SendEnv appends variable-name patterns whose local values session
-// channels should send (OpenSSH SendEnv), space-separated. It is recorded
-// for the application.
+// channels should send (OpenSSH SendEnv), space-separated. Session.Exec,
+// Run, Output and CombinedOutput send them; with the libssh-level calls the
+// application sends what it wants with RequestEnv.
 func SendEnv(patterns string) Option {
 	return Option{"SendEnv", func(o *Options) error {
 		for _, p := range strings.Fields(patterns) {
@@ -262,8 +263,8 @@ func SendEnv(patterns string) Option {
 }
 
 // SetEnv sets the "NAME=value" pairs (space-separated) that session
-// channels should send (OpenSSH SetEnv). It replaces earlier values and is
-// recorded for the application.
+// channels should send (OpenSSH SetEnv). It replaces earlier values.
+// Session.Exec, Run, Output and CombinedOutput send them.
 func SetEnv(assignments string) Option {
 	return Option{"SetEnv", func(o *Options) error {
 		var list []string
@@ -291,9 +292,10 @@ func RequestTTY(mode string) Option {
 	}}
 }
 
-// RekeyLimit records after how many bytes and how much time the session key
+// RekeyLimit sets after how many bytes and how much time the session key
 // should be renegotiated (OpenSSH RekeyLimit); zero means the default for
-// each.
+// each. The byte count becomes x/crypto's RekeyThreshold; x/crypto has no
+// time-based re-key, so the interval is only recorded.
 func RekeyLimit(bytes int64, interval time.Duration) Option {
 	return Option{"RekeyLimit", func(o *Options) error {
 		if bytes < 0 || bytes > 0 && bytes < 16 || interval < 0 {

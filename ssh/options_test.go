@@ -147,3 +147,14 @@ func TestOptionsStringIsSSHGForm(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultHostKeyOrderIsOpenSSHs(t *testing.T) {
+	got := NewSession().Options().HostKeyAlgorithms
+	firstPlain := slices.IndexFunc(got, func(a string) bool { return underlyingAlgo(a) == a })
+	if firstPlain < 0 || got[firstPlain] != "ssh-ed25519" || got[0] != "ssh-ed25519-cert-v01@openssh.com" {
+		t.Fatalf("default host key order %v", got)
+	}
+	if slices.Index(got, "rsa-sha2-512") < slices.Index(got, "ecdsa-sha2-nistp256") {
+		t.Fatalf("RSA before ECDSA: %v", got)
+	}
+}
