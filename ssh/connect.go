@@ -28,7 +28,59 @@ const clientVersion = "SSH-2.0-libssh_go_0.1"
 // silent or stalled server makes Connect fail with an error matching
 // context.DeadlineExceeded (or context.Canceled). Errors: ErrHostnameRequired,
 // ErrAlreadyConnected, dial and handshake errors.
+//
+// In non-blocking mode Connect starts all this in the background and
+// returns ErrAgain; calling it again returns ErrAgain until the connection
+// is up (nil) or failed (the error). The background attempt is bounded by
+// the Timeout option, not by the first call's ctx, and Disconnect cancels
+// it.
 func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	pc := s.connecting
+	if pc == nil && !s.IsBlocking() {
+		pc = &pendingConnect{done: make(chan struct{})}
+		var bg context.Context
+		bg, pc.cancel = context.WithCancel(context.WithoutCancel(ctx))
+		s.connecting = pc
+		go func() {
+			pc.err = s.connect(bg)
+			close(pc.done)
+		}()
+	}
+	s.mu.Unlock()
+	if pc == nil {
+		return s.connect(ctx)
+	}
+	select {
+	case <-pc.done:
+	default:
+		if !s.IsBlocking() {
+			return ErrAgain
+		}
+		select {
+		case <-pc.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.mu.Lock()
+	if s.connecting == pc {
+		s.connecting = nil
+	}
+	s.mu.Unlock()
+	pc.cancel()
+	return pc.err
+}
+
+// pendingConnect is a Connect running in the background (non-blocking mode).
+type pendingConnect struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	err    error
+}
+
+// connect is Connect's blocking body.
+func (s *Session) connect(ctx context.Context) error {
 	if err := s.processConfig(ctx); err != nil {
 		return err
 	}

@@ -409,3 +409,43 @@ func TestNonBlockingCopyIntoChannelLosesNothing(t *testing.T) {
 		t.Fatalf("server hashed something else: %q", out)
 	}
 }
+
+func TestNonBlockingConnect(t *testing.T) {
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	s := NewSession()
+	if err := s.SetOption(Hostname(srv.Host()), Port(srv.Port()), User("u"), ProcessConfig(false)); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	s.SetBlocking(false)
+	if err := s.Connect(context.Background()); !errors.Is(err, ErrAgain) {
+		t.Fatalf("first non-blocking Connect: %v, want ErrAgain", err)
+	}
+	// Going back to blocking mode, Connect collects the attempt under way.
+	s.SetBlocking(true)
+	if err := s.Connect(testCtx(t)); err != nil {
+		t.Fatalf("collecting Connect: %v", err)
+	}
+	if !s.IsConnected() {
+		t.Fatal("not connected")
+	}
+	if err := s.Connect(testCtx(t)); !errors.Is(err, ErrAlreadyConnected) {
+		t.Fatalf("third Connect: %v", err)
+	}
+
+	// Disconnect cancels an attempt that would otherwise wait for a silent
+	// server forever (no Timeout set).
+	silent := testserver.New(t, testserver.Config{Fault: testserver.FaultSilent})
+	s2 := NewSession()
+	_ = s2.SetOption(Hostname(silent.Host()), Port(silent.Port()), ProcessConfig(false))
+	s2.SetBlocking(false)
+	if err := s2.Connect(context.Background()); !errors.Is(err, ErrAgain) {
+		t.Fatalf("silent server: %v", err)
+	}
+	if err := s2.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	if s2.IsConnected() {
+		t.Fatal("connected after Disconnect")
+	}
+}

@@ -24,6 +24,8 @@ type Session struct {
 	authCB   AuthCallback
 	conn     *conn // the current connection; nil when never connected or after Disconnect
 
+	connecting *pendingConnect // a non-blocking Connect under way
+
 	blocking atomic.Bool
 }
 
@@ -130,6 +132,15 @@ func (s *Session) live() (*conn, error) {
 // and waits until every goroutine the session started has ended. It is
 // idempotent; the Session can Connect again afterwards.
 func (s *Session) Disconnect() error {
+	s.mu.Lock()
+	pc := s.connecting
+	s.connecting = nil
+	s.mu.Unlock()
+	if pc != nil {
+		// A non-blocking Connect under way: stop it and let it finish.
+		pc.cancel()
+		<-pc.done
+	}
 	s.mu.Lock()
 	c := s.conn
 	s.conn = nil

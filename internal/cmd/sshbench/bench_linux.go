@@ -179,6 +179,7 @@ func (b *bench) measure(ctx context.Context) (report, error) {
 		"MB/s = 10^6 bytes per second. Ratios are lib divided by the other client: above 1 is faster for MB/s, slower or bigger for ms and MiB.",
 		"lib and xcrypto MB/s: from opening the channel to the exit status, on a connection authenticated beforehand.",
 		fmt.Sprintf("openssh MB/s: wall time of the ssh process minus %.1f ms, its median connect+auth+exec time.", millis(overhead)),
+		"client CPU: user+system CPU seconds the client spent per GiB moved (getrusage): this process for lib and xcrypto, the ssh process for openssh, whose figure includes its own connection setup.",
 		"default = each client's own preference. Negotiated key exchange, host key, cipher: "+strings.Join(neg, "; ")+
 			" (lib's key exchange and cipher are predicted from its preference lists and the server's proposal; its host key is the type ServerPublicKey reports).",
 		"connect+auth+exec: dial, key exchange, host-key check, ed25519 public-key auth, exec true, exit status, disconnect.",
@@ -438,7 +439,9 @@ func (b *bench) throughput(ctx context.Context, ossh openssh, overhead time.Dura
 						continue
 					}
 					tctx, cancel := context.WithTimeout(ctx, b.transferTimeout())
+					cpuBefore := clientCPU(c)
 					d, err := dir.fn(cl, tctx, n)
+					cpu := clientCPU(c) - cpuBefore
 					cancel()
 					if err != nil {
 						b.fail(dir.s, c, err)
@@ -446,6 +449,10 @@ func (b *bench) throughput(ctx context.Context, ossh openssh, overhead time.Dura
 					}
 					v := mbPerSec(n, d)
 					dir.s.add(c, v)
+					// On a small machine the server and the data source share
+					// the CPU with the client, so MB/s hides how much a client
+					// itself costs; its CPU time per GiB does not.
+					b.rows.get("client CPU "+dir.name+" "+spec.label(), unitCPU).add(c, cpu.Seconds()/(float64(n)/(1<<30)))
 					b.logf("run %d/%d %-8s %-7s %-45s %7.0f MB/s (%v)", run, b.cfg.runs, dir.name,
 						clientName(c), spec.label(), v, d.Round(time.Millisecond))
 				}
@@ -458,4 +465,19 @@ func (b *bench) throughput(ctx context.Context, ossh openssh, overhead time.Dura
 		}
 	}
 	return libHostKey, x
+}
+
+// clientCPU returns the user+system CPU time used so far by a client: this
+// process for the Go clients (they run in it), the reaped children for
+// OpenSSH's ssh (each transfer's ssh is waited for before it returns).
+func clientCPU(client int) time.Duration {
+	who := syscall.RUSAGE_SELF
+	if client == clientOpenSSH {
+		who = syscall.RUSAGE_CHILDREN
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(who, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

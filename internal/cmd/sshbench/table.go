@@ -34,9 +34,10 @@ func clientName(c int) string {
 // Units of the table's rows. The unit decides how a figure is printed and
 // which direction is better.
 const (
-	unitMBps = "MB/s" // 10^6 bytes per second; higher is better
-	unitMs   = "ms"   // milliseconds; lower is better
-	unitMiB  = "MiB"  // 2^20 bytes; lower is better
+	unitMBps = "MB/s"      // 10^6 bytes per second; higher is better
+	unitMs   = "ms"        // milliseconds; lower is better
+	unitMiB  = "MiB"       // 2^20 bytes; lower is better
+	unitCPU  = "CPU s/GiB" // the client's user+system CPU seconds per GiB moved; lower is better
 )
 
 // Row names of the latency and memory rows.
@@ -84,7 +85,7 @@ func formatValue(unit string, v float64) string {
 	switch unit {
 	case unitMBps:
 		return strconv.FormatFloat(v, 'f', 0, 64)
-	case unitMs:
+	case unitMs, unitCPU:
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	default:
 		return strconv.FormatFloat(v, 'f', 1, 64)
