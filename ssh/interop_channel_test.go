@@ -144,3 +144,25 @@ func TestInteropDataIntegrity256MiB(t *testing.T) {
 		t.Fatalf("download hash mismatch: remote %q", remoteSum.String())
 	}
 }
+
+// sshd's MaxSessions refuses the extra session channel with a reason code
+// and message, and the session goes on.
+func TestInteropRefusedChannelCarriesReason(t *testing.T) {
+	env := interop.Start(t, interop.Options{NoAgent: true, ExtraConfig: []string{"MaxSessions 1"}})
+	s := interopLoggedIn(t, env)
+	first := openSession(t, s)
+	if err := first.RequestExec(testCtx(t), "sleep 30"); err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.NewChannel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = second.OpenSession(testCtx(t))
+	var oce *OpenChannelError
+	if !errors.As(err, &oce) || !errors.Is(err, ErrRequestDenied) || oce.Reason == 0 || oce.Message == "" {
+		t.Fatalf("second session channel: %v", err)
+	}
+	t.Logf("sshd refused with %v: %q", oce.Reason, oce.Message)
+	_ = first.Close()
+}
