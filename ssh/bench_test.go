@@ -23,7 +23,7 @@ func benchEnv(b *testing.B) *interop.Env {
 
 func benchLib(b *testing.B, env *interop.Env, cipher string) *Session {
 	s := NewSession()
-	opts := []Option{Hostname(env.Host), Port(env.Port), User(env.User), SSHDir(b.TempDir()), IdentityAgent("none")}
+	opts := []Option{ProcessConfig(false), Hostname(env.Host), Port(env.Port), User(env.User), SSHDir(b.TempDir()), IdentityAgent("none")}
 	if cipher != "" {
 		opts = append(opts, CiphersCS(cipher))
 	}

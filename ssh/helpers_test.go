@@ -29,7 +29,8 @@ func testCtx(t *testing.T) context.Context {
 func dialSession(t *testing.T, srv *testserver.Server, user string, opts ...Option) *Session {
 	t.Helper()
 	s := NewSession()
-	base := []Option{Hostname(srv.Host()), Port(srv.Port()), User(user), SSHDir(t.TempDir())}
+	// ProcessConfig(false): unit tests must not depend on the machine's ssh_config.
+	base := []Option{ProcessConfig(false), Hostname(srv.Host()), Port(srv.Port()), User(user), SSHDir(t.TempDir())}
 	if err := s.SetOption(append(base, opts...)...); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 func interopSession(t *testing.T, env *interop.Env, opts ...Option) *Session {
 	t.Helper()
 	s := NewSession()
-	base := []Option{Hostname(env.Host), Port(env.Port), User(env.User), SSHDir(t.TempDir()), IdentityAgent("none")}
+	base := []Option{ProcessConfig(false), Hostname(env.Host), Port(env.Port), User(env.User), SSHDir(t.TempDir()), IdentityAgent("none")}
 	if err := s.SetOption(append(base, opts...)...); err != nil {
 		t.Fatal(err)
 	}
