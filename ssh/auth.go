@@ -25,6 +25,7 @@ const (
 	AuthAgain                     // non-blocking mode: not finished, call again
 )
 
+// String is the status in lowercase words ("success", "denied", ...).
 func (a AuthStatus) String() string {
 	return [...]string{"error", "success", "denied", "partial", "info", "again"}[a]
 }

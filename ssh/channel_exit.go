@@ -25,6 +25,7 @@ type ExitError struct {
 	Stderr    []byte      // what the command wrote to stderr, for Output
 }
 
+// Error says how the command ended.
 func (e *ExitError) Error() string {
 	switch {
 	case e.HasStatus:

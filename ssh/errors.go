@@ -81,6 +81,7 @@ type OptionError struct {
 	Err    error  // why; may be nil
 }
 
+// Error names the option and the refused value.
 func (e *OptionError) Error() string {
 	msg := fmt.Sprintf("ssh: invalid value %q for option %s", e.Value, e.Option)
 	if e.Err != nil {

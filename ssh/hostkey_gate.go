@@ -23,6 +23,7 @@ const (
 	KnownHostsOther                           // only keys of other types are recorded
 )
 
+// String is the state in words, as in messages.
 func (k KnownHostsState) String() string {
 	switch k {
 	case KnownHostsNotFound:
@@ -54,6 +55,8 @@ type HostKeyError struct {
 	Err         error  // ErrHostKeyNotVerified, ErrHostKeyChanged, ...
 }
 
+// Error names the host, the key's fingerprint, the state and, if any,
+// the conflicting known_hosts entry.
 func (e *HostKeyError) Error() string {
 	msg := fmt.Sprintf("ssh: host key for %s (%s) refused: %s", e.Host, e.Fingerprint, e.State)
 	if e.File != "" {
