@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -27,7 +28,11 @@ const (
 
 // String is the status in lowercase words ("success", "denied", ...).
 func (a AuthStatus) String() string {
-	return [...]string{"error", "success", "denied", "partial", "info", "again"}[a]
+	names := [...]string{"error", "success", "denied", "partial", "info", "again"}
+	if a < 0 || int(a) >= len(names) {
+		return "AuthStatus(" + strconv.Itoa(int(a)) + ")"
+	}
+	return names[a]
 }
 
 // AuthMethods is the set of methods the server allows (libssh's

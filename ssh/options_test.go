@@ -158,3 +158,12 @@ func TestDefaultHostKeyOrderIsOpenSSHs(t *testing.T) {
 		t.Fatalf("RSA before ECDSA: %v", got)
 	}
 }
+
+// Values built by hand never make a String method panic.
+func TestStringsOfOutOfRangeValues(t *testing.T) {
+	for _, s := range []string{AuthStatus(-1).String(), AuthStatus(99).String(), KnownHostsState(42).String(), AuthMethods(0xffff).String()} {
+		if s == "" {
+			t.Error("empty string")
+		}
+	}
+}
