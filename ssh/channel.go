@@ -34,6 +34,7 @@ type Channel struct {
 	stdout   *streamBuffer
 	stderr   *streamBuffer
 	remote   chan struct{} // closed when the server's requests end, i.e. the channel is gone
+	fwd      *forwardConn  // forward_conn.go: the channel as a net.Conn (NetConn); nil until needed
 	sendq    *sendQueue    // stdin accepted in non-blocking mode, not yet written
 	ops      map[string]*pendingOp
 
@@ -68,6 +69,7 @@ type OpenChannelError struct {
 	Message string
 }
 
+// Error gives the server's message and reason.
 func (e *OpenChannelError) Error() string {
 	return fmt.Sprintf("ssh: channel open refused: %s (%s)", e.Message, e.Reason)
 }

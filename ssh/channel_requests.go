@@ -188,16 +188,24 @@ func (ch *Channel) RequestX11(ctx context.Context, singleConnection bool, protoc
 	if screen < 0 {
 		return fmt.Errorf("%w: negative X11 screen", ErrInvalidOption)
 	}
-	return ch.request(ctx, "x11-req", true, gossh.Marshal(struct {
+	settle := ch.expectIncoming(typeX11) // forward_x11.go: x11 channels are refused unless asked for
+	err := ch.request(ctx, "x11-req", true, gossh.Marshal(struct {
 		Single   bool
 		Protocol string
 		Cookie   string
 		Screen   uint32
 	}{singleConnection, protocol, cookie, uint32(screen)}))
+	settle(err)
+	return err
 }
 
 // RequestAuthAgent asks the server to forward agent connections for this
-// session ("auth-agent-req@openssh.com").
+// session ("auth-agent-req@openssh.com"). The agent channels the server
+// then opens go to AcceptAgentForward or, with the ForwardAgent option, to
+// the local agent (see EnableAcceptAgentForward).
 func (ch *Channel) RequestAuthAgent(ctx context.Context) error {
-	return ch.request(ctx, "auth-agent-req@openssh.com", true, nil)
+	settle := ch.expectIncoming(typeAgent) // forward_agent.go: agent channels are refused unless asked for
+	err := ch.request(ctx, "auth-agent-req@openssh.com", true, nil)
+	settle(err)
+	return err
 }

@@ -44,6 +44,7 @@ type conn struct {
 	client   gossh.Conn // set when authentication succeeded
 	auth     authState
 	incoming map[string]func(gossh.NewChannel) // handlers of server-opened channels, by type
+	fwd      *forwarding                       // forward.go: remote listeners, X11 and agent channels; nil until used
 	channels map[*Channel]struct{}             // open channels, for PollState and BlockingFlush
 
 	events events // the poll(2) wake-up pipe, created by Fd

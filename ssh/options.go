@@ -477,7 +477,10 @@ func ServerAliveCountMax(n int) Option {
 	}}
 }
 
-// ForwardAgent asks for agent forwarding on session channels.
+// ForwardAgent pipes the agent channels the server opens to the local agent
+// (IdentityAgent or $SSH_AUTH_SOCK). It takes effect on a session channel
+// once Channel.RequestAuthAgent was sent on it; without that, agent
+// channels are refused.
 func ForwardAgent(enable bool) Option {
 	return Option{"ForwardAgent", func(o *Options) error { o.ForwardAgent = enable; return nil }}
 }

@@ -26,7 +26,8 @@ type Session struct {
 
 	connecting *pendingConnect // a non-blocking Connect under way
 
-	blocking atomic.Bool
+	blocking    atomic.Bool
+	acceptAgent atomic.Bool // EnableAcceptAgentForward (forward_agent.go)
 }
 
 // AuthCallback supplies a passphrase (or other secret) during public-key

@@ -20,9 +20,13 @@ func (s *Server) serveConn(raw net.Conn) {
 	if s.cfg.Fault == FaultDropAfterBytes {
 		conn = newDropConn(raw, s.cfg.DropAfter)
 	}
+	// Writes are queued so that x/crypto's read loop never waits for the
+	// network, as sshd's never does (sendqueue.go).
+	queued := s.newQueuedConn(conn)
+	defer queued.Close()
 
 	auth := &authState{srv: s, raw: raw}
-	sconn, chans, reqs, err := ssh.NewServerConn(conn, s.serverConfig(auth))
+	sconn, chans, reqs, err := ssh.NewServerConn(queued, s.serverConfig(auth))
 	if err != nil {
 		// The client gave up, failed to authenticate, or a fault
 		// struck; x/crypto has closed conn.
@@ -31,9 +35,11 @@ func (s *Server) serveConn(raw net.Conn) {
 
 	ctx, cancel := context.WithCancel(s.ctx)
 	defer cancel()
+	fc := s.trackForwarding(sconn) // forward.go
+	defer fc.close()
 
 	s.wg.Add(1)
-	go s.serveGlobalRequests(reqs)
+	go s.serveGlobalRequests(fc, reqs)
 
 	// chans is closed when the connection ends, whoever ends it.
 	for nc := range chans {
@@ -46,9 +52,10 @@ func (s *Server) serveConn(raw net.Conn) {
 			s.wg.Add(1)
 			go s.serveSession(ctx, sconn.User(), ch, creqs)
 		case "direct-tcpip", "direct-streamlocal@openssh.com":
-			// RFC 4254 §7.2 local forwarding: refused until the
-			// server supports it; its handler belongs here.
-			nc.Reject(ssh.Prohibited, "testserver: port forwarding is not supported")
+			// RFC 4254 §7.2 local forwarding (forward.go).
+			if !fc.goServe(func() { fc.serveDirect(ctx, nc) }) {
+				nc.Reject(ssh.ConnectionFailed, "testserver: connection closing")
+			}
 		default:
 			nc.Reject(ssh.Prohibited, "testserver: channel type "+nc.ChannelType()+" is not supported")
 		}
@@ -104,20 +111,22 @@ func (s *Server) handshakeDone(c ssh.ServerPreAuthConn) {
 
 // serveGlobalRequests answers global requests (RFC 4254 §4) until the
 // connection ends.
-func (s *Server) serveGlobalRequests(reqs <-chan *ssh.Request) {
+func (s *Server) serveGlobalRequests(fc *fwdConn, reqs <-chan *ssh.Request) {
 	defer s.wg.Done()
 	for req := range reqs {
 		ok := false
+		var reply []byte
 		switch req.Type {
 		case "keepalive@openssh.com":
 			// OpenSSH clients probe liveness with this; any reply
 			// will do, and OpenSSH's sshd answers it as unknown.
 			// Answering true lets tests tell it was understood.
 			ok = true
-		case "tcpip-forward", "cancel-tcpip-forward":
-			// RFC 4254 §7.1 remote forwarding: refused until the
-			// server supports it; its handler belongs here.
-			ok = false
+		case "tcpip-forward", "cancel-tcpip-forward",
+			"streamlocal-forward@openssh.com", "cancel-streamlocal-forward@openssh.com":
+			// RFC 4254 §7.1 remote forwarding and OpenSSH's Unix
+			// socket variant (forward.go).
+			ok, reply = fc.globalRequest(req.Type, req.Payload)
 		}
 		s.recordGlobalRequest(RequestRecord{
 			Type:      req.Type,
@@ -126,7 +135,7 @@ func (s *Server) serveGlobalRequests(reqs <-chan *ssh.Request) {
 			Payload:   append([]byte(nil), req.Payload...),
 		})
 		if req.WantReply {
-			req.Reply(ok, nil)
+			req.Reply(ok, reply)
 		}
 	}
 }

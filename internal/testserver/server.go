@@ -46,6 +46,8 @@ type Server struct {
 	requests        []RequestRecord
 	requestsChanged chan struct{} // closed and replaced on every new request
 	globalRequests  []RequestRecord
+
+	fwd fwdRegistry // forward.go: live connections and forwarding records
 }
 
 // New starts a Server for a test: it calls t.Fatal if the server cannot
