@@ -307,24 +307,7 @@ func (r channelReader) WriteTo(w io.Writer) (int64, error) {
 	}
 	if !r.ch.sess.IsBlocking() {
 		// Non-blocking: copy what is there, then ErrAgain or the end.
-		buf := make([]byte, 32<<10)
-		var total int64
-		for {
-			n, err := r.ch.readStream(buf, r.stderr, time.Time{})
-			if n > 0 {
-				m, werr := w.Write(buf[:n])
-				total += int64(m)
-				if werr != nil {
-					return total, werr
-				}
-			}
-			if err == io.EOF {
-				return total, nil
-			}
-			if err != nil {
-				return total, err
-			}
-		}
+		return io.CopyBuffer(w, struct{ io.Reader }{r}, make([]byte, 32<<10))
 	}
 	return b.writeTo(w, r.ch.closedCh)
 }
@@ -344,25 +327,12 @@ func (ch *Channel) WriteTo(w io.Writer) (int64, error) { return channelReader{ch
 // ReadFrom copies r to stdin until EOF (io.ReaderFrom), in blocks large
 // enough that x/crypto sends several packets per call.
 func (ch *Channel) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 128<<10)
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m, werr := ch.writeAll(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	return io.CopyBuffer(writerFunc(ch.writeAll), struct{ io.Reader }{r}, make([]byte, 128<<10))
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // writeAll writes all of p. io.Copy cannot hand back data it already read,
 // so in non-blocking mode it waits for the send queue instead of returning
