@@ -147,3 +147,44 @@ func parseAlgorithmList(kind algorithmKind, value string) ([]string, error) {
 	}
 	return result, nil
 }
+
+// Algorithms is what the key exchange negotiated: what a user of `ssh -v`
+// reads in its "kex: ..." lines.
+type Algorithms struct {
+	KeyExchange string
+	HostKey     string
+	CipherCS    string // client to server
+	CipherSC    string // server to client
+	MacCS       string // "" with an AEAD cipher, which needs no MAC
+	MacSC       string
+}
+
+// Algorithms returns the algorithms the last key exchange chose. They are
+// known once the server answered the "none" attempt (after UserauthNone);
+// before that it fails with ErrNotAuthenticated. It does not wait.
+func (s *Session) Algorithms() (Algorithms, error) {
+	c, err := s.live()
+	if err != nil {
+		return Algorithms{}, err
+	}
+	c.mu.Lock()
+	neg, client := c.negotiated, c.client
+	c.mu.Unlock()
+	if m, ok := client.(gossh.AlgorithmsConnMetadata); ok {
+		neg = m.Algorithms() // current, re-keys included
+	}
+	if neg.KeyExchange == "" {
+		return Algorithms{}, fmt.Errorf("%w: algorithms are known after the first authentication answer", ErrNotAuthenticated)
+	}
+	mac := func(d gossh.DirectionAlgorithms) string {
+		if strings.Contains(d.Cipher, "gcm") || strings.Contains(d.Cipher, "poly1305") {
+			return ""
+		}
+		return d.MAC
+	}
+	return Algorithms{
+		KeyExchange: neg.KeyExchange, HostKey: neg.HostKey,
+		CipherCS: neg.Write.Cipher, CipherSC: neg.Read.Cipher,
+		MacCS: mac(neg.Write), MacSC: mac(neg.Read),
+	}, nil
+}

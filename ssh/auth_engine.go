@@ -107,6 +107,7 @@ func (c *conn) authCallback(actx *gossh.ClientAuthContext) (gossh.AuthMethod, er
 	a.abandoning, a.abandonedRounds = false, 0
 	a.noneDone = true
 	a.allowed = slices.Clone(actx.AllowedMethods)
+	c.negotiated = actx.Algorithms
 	if st := a.inflight; st != nil && !st.finished() {
 		switch {
 		case st.accepted:

@@ -37,7 +37,8 @@ type conn struct {
 	hostDecision chan error // the application's verdict, read by the parked callback
 	hostAccepted bool
 	hostRefused  error
-	keyExchanges int // completed or running key exchanges, re-keys included
+	keyExchanges int                        // completed or running key exchanges, re-keys included
+	negotiated   gossh.NegotiatedAlgorithms // as the first auth callback saw them
 
 	banner string // the issue banner, once received
 

@@ -196,3 +196,31 @@ func TestCallsOnUnconnectedSession(t *testing.T) {
 		t.Errorf("UserauthList: %v", err)
 	}
 }
+
+func TestAlgorithmsReportsTheNegotiation(t *testing.T) {
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	s := acceptedSession(t, srv, "u", CiphersCS("aes128-ctr"), HmacCS("hmac-sha2-512-etm@openssh.com"), KeyExchange("curve25519-sha256"))
+	if _, err := s.Algorithms(); !errors.Is(err, ErrNotAuthenticated) {
+		t.Fatalf("before none: %v", err)
+	}
+	if st, _ := s.UserauthNone(testCtx(t), ""); st != AuthDenied {
+		t.Fatal(st)
+	}
+	want := Algorithms{KeyExchange: "curve25519-sha256", HostKey: "ssh-ed25519", CipherCS: "aes128-ctr", CipherSC: "aes128-ctr",
+		MacCS: "hmac-sha2-512-etm@openssh.com", MacSC: "hmac-sha2-512-etm@openssh.com"}
+	got, err := s.Algorithms()
+	if err != nil || got != want {
+		t.Fatalf("before auth: %+v, %v", got, err)
+	}
+	if st, _ := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
+		t.Fatal(st)
+	}
+	if got, err := s.Algorithms(); err != nil || got != want {
+		t.Fatalf("after auth: %+v, %v", got, err)
+	}
+	s2 := acceptedSession(t, srv, "u", CiphersCS("aes256-gcm@openssh.com"))
+	_, _ = s2.UserauthNone(testCtx(t), "")
+	if got, _ := s2.Algorithms(); got.CipherSC != "aes256-gcm@openssh.com" || got.MacSC != "" {
+		t.Fatalf("AEAD: %+v", got)
+	}
+}

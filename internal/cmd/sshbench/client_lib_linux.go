@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/libssh-go/libssh/ssh"
@@ -178,19 +177,4 @@ func libChannelLatency(ctx context.Context, sess *ssh.Session) (time.Duration, e
 	err = libExit(ctx, ch)
 	done()
 	return time.Since(start), err
-}
-
-// libNegotiated predicts what this library negotiates by default against a
-// server offering serverList: RFC 4253 §7.1 picks the client's first
-// algorithm that the server also has. The library does not report the
-// algorithms it negotiated, so for the key exchange and the cipher a
-// prediction is the best the bench can say (the host key's type it does
-// report, through ServerPublicKey).
-func libNegotiated(clientList, serverList []string) string {
-	for _, a := range clientList {
-		if slices.Contains(serverList, a) {
-			return a
-		}
-	}
-	return "?"
 }
