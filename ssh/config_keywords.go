@@ -377,35 +377,19 @@ func (p *configParser) keyword(spec keywordSpec, args []string, raw string, acti
 	if len(args) > 1 {
 		return fmt.Errorf("keyword %s extra arguments at end of line", kw)
 	}
+	// Keywords whose one argument is kept as it is, first value winning.
+	plain := map[keywordID]*string{
+		kwHostname: &v.hostname, kwUser: &v.user, kwHostKeyAlias: &v.hostKeyAlias,
+		kwBindAddress: &v.bindAddress, kwPreferredAuthentications: &v.preferredAuth,
+		kwIgnoreUnknown: &v.ignoreUnknown, kwTag: &v.tag,
+	}
+	if dst, ok := plain[spec.id]; ok {
+		if first() {
+			*dst = arg
+		}
+		return nil
+	}
 	switch spec.id {
-	case kwHostname:
-		if first() {
-			v.hostname = arg
-		}
-	case kwUser:
-		if first() {
-			v.user = arg
-		}
-	case kwHostKeyAlias:
-		if first() {
-			v.hostKeyAlias = arg
-		}
-	case kwBindAddress:
-		if first() {
-			v.bindAddress = arg
-		}
-	case kwPreferredAuthentications:
-		if first() {
-			v.preferredAuth = arg
-		}
-	case kwIgnoreUnknown:
-		if first() {
-			v.ignoreUnknown = arg
-		}
-	case kwTag:
-		if first() {
-			v.tag = arg
-		}
 	case kwPort:
 		port, err := parsePort(arg)
 		if err != nil {
