@@ -461,30 +461,16 @@ func (p *configParser) keyword(spec keywordSpec, args []string, raw string, acti
 			v.pubkeyAuth = b
 		}
 	case kwStrictHostKeyChecking:
-		var s string
-		switch strings.ToLower(arg) {
-		case "yes", "true":
-			s = "yes"
-		case "no", "false":
-			s = "no"
-		case "off", "ask", "accept-new":
-			s = strings.ToLower(arg)
-		default:
+		s, ok := multistate(arg, "off", "ask", "accept-new")
+		if !ok {
 			return fmt.Errorf("%s: unsupported value %q", kw, arg)
 		}
 		if first() {
 			v.strictHostKeyChecking = s
 		}
 	case kwRequestTTY:
-		var s string
-		switch strings.ToLower(arg) {
-		case "yes", "true":
-			s = "yes"
-		case "no", "false":
-			s = "no"
-		case "force", "auto":
-			s = strings.ToLower(arg)
-		default:
+		s, ok := multistate(arg, "force", "auto")
+		if !ok {
 			return fmt.Errorf("%s: unsupported value %q", kw, arg)
 		}
 		if first() {
@@ -757,4 +743,18 @@ func (p *configParser) forward(id keywordID, args []string, active bool) error {
 		*list = append(*list, f)
 	}
 	return nil
+}
+
+// multistate reads a keyword that takes yes/no (also true/false, written
+// back as yes/no) or one of its own words, as OpenSSH's multistate tables
+// do; the result is lowercase.
+func multistate(arg string, words ...string) (string, bool) {
+	switch a := strings.ToLower(arg); a {
+	case "yes", "true":
+		return "yes", true
+	case "no", "false":
+		return "no", true
+	default:
+		return a, slices.Contains(words, a)
+	}
 }
