@@ -116,6 +116,7 @@ func (c *conn) authCallback(actx *gossh.ClientAuthContext) (gossh.AuthMethod, er
 		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
 	}
 	c.mu.Lock()
+	c.logBannerDropLocked()
 	a := &c.auth
 	a.abandoning, a.abandonedRounds = false, 0
 	a.noneDone = true

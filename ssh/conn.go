@@ -40,7 +40,10 @@ type conn struct {
 	keyExchanges int                        // completed or running key exchanges, re-keys included
 	negotiated   gossh.NegotiatedAlgorithms // as the first auth callback saw them
 
-	banner string // the issue banner, once received
+	banner            string // the issue banner, once received; at most maxIssueBanner bytes
+	bannerDropped     int64  // banner bytes dropped over the limit
+	bannerDroppedMsgs int    // banner messages cut or dropped
+	bannerLogged      int64  // bannerDropped at the last warning
 
 	client   gossh.Conn // set when authentication succeeded
 	auth     authState
@@ -138,6 +141,7 @@ func (c *conn) shutdown(reason error) {
 		}
 		c.auth.failInflightLocked(c.err)
 		c.auth.iter.close() // a parked agent exchange must end too
+		c.logBannerDropLocked()
 		c.notifyLocked()
 		client := c.client
 		c.mu.Unlock()
