@@ -27,8 +27,12 @@ const clientVersion = "SSH-2.0-libssh_go_0.1"
 //
 // ctx and the Timeout option bound the whole TCP connect and key exchange: a
 // silent or stalled server makes Connect fail with an error matching
-// context.DeadlineExceeded (or context.Canceled). Errors: ErrHostnameRequired,
-// ErrAlreadyConnected, dial and handshake errors.
+// context.DeadlineExceeded (or context.Canceled); the message names
+// host:port. Errors: ErrHostnameRequired, ErrAlreadyConnected, ErrConnect
+// when the server cannot be reached (the name does not resolve, the
+// connection is refused or times out: errors.As still finds the
+// *net.OpError or *net.DNSError), and handshake errors, which match
+// ErrDisconnected or are a *HostKeyError.
 //
 // In non-blocking mode Connect starts all this in the background and
 // returns ErrAgain; calling it again returns ErrAgain until the connection
@@ -140,7 +144,7 @@ func (s *Session) connect(ctx context.Context) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("ssh: connect to %s: %w", opts.Host, ctx.Err())
+			err = fmt.Errorf("ssh: connect to %s: %w", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), ctx.Err())
 		}
 		s.mu.Lock()
 		if s.conn == c {
@@ -164,8 +168,11 @@ func dial(ctx context.Context, opts Options) (net.Conn, error) {
 		ip := net.ParseIP(opts.BindAddress)
 		if ip == nil {
 			addrs, err := net.DefaultResolver.LookupIPAddr(ctx, opts.BindAddress)
-			if err != nil || len(addrs) == 0 {
-				return nil, fmt.Errorf("ssh: BindAddress %q: %w", opts.BindAddress, err)
+			if err == nil && len(addrs) == 0 {
+				err = &net.DNSError{Err: "no address", Name: opts.BindAddress, IsNotFound: true}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: BindAddress %q: %w", ErrConnect, opts.BindAddress, err)
 			}
 			ip = addrs[0].IP
 		}
@@ -178,7 +185,9 @@ func dial(ctx context.Context, opts Options) (net.Conn, error) {
 	}
 	raw, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: connect to %s: %w", addr, err)
+		// The *net.OpError (and the *net.DNSError or errno inside) stays
+		// reachable through errors.As and errors.Is.
+		return nil, fmt.Errorf("%w: connect to %s: %w", ErrConnect, addr, err)
 	}
 	return raw, nil
 }
