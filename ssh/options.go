@@ -284,7 +284,10 @@ func ProxyCommand(command string) Option {
 }
 
 // ProxyJump sets the jump hosts, "[user@]host[:port]" separated by commas
-// (OpenSSH ProxyJump). "none" clears it.
+// (OpenSSH ProxyJump). "none" clears it. Connect refuses, before dialling,
+// a chain OpenSSH refuses as a "jumphost loop": the last hop, as written,
+// naming the destination (same host, port and user), or a hop naming the
+// one after it.
 func ProxyJump(jumps string) Option {
 	return Option{"ProxyJump", func(o *Options) error {
 		if strings.ContainsFunc(jumps, func(r rune) bool { return r < ' ' || r == ' ' }) {
