@@ -13,7 +13,8 @@ import (
 //
 //   - it records the server's identification line as it passes, because
 //     x/crypto keeps it private until authentication is over while libssh
-//     programs print it right after connecting;
+//     programs print it right after connecting, and for the same reason
+//     the first KEXINIT of each direction;
 //   - it remembers the first read or write error, so the auth engine can
 //     tell a dead connection from a refused method;
 //   - it reads ahead in large blocks: x/crypto's 4 KiB bufio.Reader makes
@@ -34,6 +35,10 @@ type transport struct {
 	mu          sync.Mutex
 	prelude     []byte
 	version     string
+
+	// The first KEXINIT each way, for Algorithms before authentication
+	// (algorithms_kexinit.go).
+	kexIn, kexOut kexInitSniffer
 }
 
 // readAhead is the read-ahead block: large enough for several maximum-size
@@ -66,6 +71,7 @@ func (t *transport) Read(p []byte) (int, error) {
 			t.scan(t.rbuf[:n])
 			t.mu.Unlock()
 		}
+		t.kexIn.feed(t.rbuf[:n])
 		t.r, t.w = 0, n
 		t.lastRead.Store(time.Now().UnixNano())
 	}
@@ -97,6 +103,7 @@ func (t *transport) scan(data []byte) {
 
 func (t *transport) Write(p []byte) (int, error) {
 	n, err := t.Conn.Write(p)
+	t.kexOut.feed(p[:n])
 	if err != nil {
 		t.failed.CompareAndSwap(nil, &err)
 	}
