@@ -137,7 +137,8 @@ func invalid(name, value string, format string, args ...any) error {
 // ssh_config_parse_uri(..., ignore_port) and never takes a port from it, so
 // "user@host:2222" would only fail later, at Connect, naming a host that
 // does not exist. SetOption refuses such a value (and "[::1]:2222", and URIs)
-// with an *OptionError that says to set the port with Port.
+// with an *OptionError that says to set the port with Port, and a name
+// starting with '-'.
 func Hostname(host string) Option {
 	return Option{"Hostname", func(o *Options) error {
 		h, user := host, ""
@@ -172,6 +173,11 @@ func Hostname(host string) Option {
 		}
 		if h == "" || strings.ContainsFunc(h, badNameRune) {
 			return invalid("Hostname", host, "empty, or contains white space or control characters")
+		}
+		// As OpenSSH's valid_hostname and libssh: a name starting with '-'
+		// is an option that ended up in the wrong place ("whoami -h").
+		if strings.HasPrefix(h, "-") {
+			return invalid("Hostname", host, "a host name does not start with '-'")
 		}
 		if user != "" {
 			o.User = user

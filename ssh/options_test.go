@@ -18,6 +18,8 @@ func TestSetOptionRejectsBadValuesNamingTheOption(t *testing.T) {
 		{Hostname(""), "Hostname"},
 		{Hostname("bad host"), "Hostname"},
 		{Hostname("@host"), "Hostname"},
+		{Hostname("-h"), "Hostname"},
+		{Hostname("u@-oProxyCommand=x"), "Hostname"},
 		{User("a\nb"), "User"},
 		{KeyExchange("no-such-kex"), "KeyExchange"},
 		{KeyExchange(""), "KeyExchange"},
