@@ -14,7 +14,8 @@ import (
 //
 //   - it records the server's identification line as it passes, because
 //     x/crypto keeps it private until authentication is over while libssh
-//     programs print it right after connecting;
+//     programs print it right after connecting, and for the same reason
+//     the first KEXINIT of each direction;
 //   - it remembers the first read or write error, and shows whether
 //     x/crypto's reader is alive (waiting in a socket read) or gone (the
 //     transport failed or x/crypto closed it), so the auth engine can tell
@@ -45,6 +46,10 @@ type transport struct {
 	mu          sync.Mutex
 	prelude     []byte
 	version     string
+
+	// The first KEXINIT each way, for Algorithms before authentication
+	// (algorithms_kexinit.go).
+	kexIn, kexOut kexInitSniffer
 }
 
 // readAhead is the read-ahead block: large enough for several maximum-size
@@ -81,6 +86,7 @@ func (t *transport) Read(p []byte) (int, error) {
 			t.scan(t.rbuf[:n])
 			t.mu.Unlock()
 		}
+		t.kexIn.feed(t.rbuf[:n])
 		t.r, t.w = 0, n
 		t.lastRead.Store(time.Now().UnixNano())
 	}
@@ -112,6 +118,7 @@ func (t *transport) scan(data []byte) {
 
 func (t *transport) Write(p []byte) (int, error) {
 	n, err := t.Conn.Write(p)
+	t.kexOut.feed(p[:n])
 	if err != nil {
 		t.failed.CompareAndSwap(nil, &err)
 	}
