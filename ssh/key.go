@@ -448,6 +448,11 @@ func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
 		// through OpenSSL.
 		return parseEncryptedPKCS8(block.Bytes, passphrase, where)
 	}
+	if !strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+		if err := checkRSALimits(block.Type, block.Bytes); err != nil {
+			return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: err}
+		}
+	}
 
 	raw, err := xssh.ParseRawPrivateKey(data)
 	var missing *xssh.PassphraseMissingError
@@ -455,7 +460,11 @@ func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
 		if passphrase == "" {
 			return nil, &keyParseError{kind: ErrPassphraseRequired, where: where, err: err}
 		}
-		raw, err = xssh.ParseRawPrivateKeyWithPassphrase(data, []byte(passphrase))
+		raw, err = parseEncryptedPEM(block, data, passphrase)
+		var limit *keyLimitError
+		if errors.As(err, &limit) {
+			return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: limit.err}
+		}
 		if err != nil {
 			// OpenSSH keys carry a check value, so x/crypto tells a wrong
 			// passphrase apart (x509.IncorrectPasswordError). The legacy
@@ -471,6 +480,43 @@ func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
 		return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: err}
 	}
 	return keyFromRaw(raw, where)
+}
+
+// keyLimitError marks a decrypted key refused by the size limits, which
+// says that the passphrase was right (noise does not decode as a key).
+type keyLimitError struct{ err error }
+
+func (e *keyLimitError) Error() string { return e.err.Error() }
+
+// checkRSALimits applies the RSA size limits to an unencrypted PEM block's
+// content, by its type.
+func checkRSALimits(pemType string, der []byte) error {
+	switch pemType {
+	case "RSA PRIVATE KEY":
+		return checkPKCS1Limits(der)
+	case "PRIVATE KEY":
+		return checkPKCS8Limits(der)
+	case "OPENSSH PRIVATE KEY":
+		return checkOpenSSHLimits(der)
+	}
+	return nil
+}
+
+// parseEncryptedPEM decrypts and parses an encrypted OpenSSH key or a PEM
+// block with the legacy OpenSSL encryption.
+func parseEncryptedPEM(block *pem.Block, data []byte, passphrase string) (any, error) {
+	if block.Type == "RSA PRIVATE KEY" && x509.IsEncryptedPEMBlock(block) {
+		// Decrypting costs one MD5 (EVP_BytesToKey), so decrypting twice
+		// to check the sizes before x/crypto parses costs nothing.
+		// DecryptPEMBlock is deprecated because the scheme is weak, not
+		// wrong; x/crypto decrypts these files with it too.
+		if der, err := x509.DecryptPEMBlock(block, []byte(passphrase)); err == nil {
+			if err := checkPKCS1Limits(der); err != nil {
+				return nil, &keyLimitError{err}
+			}
+		}
+	}
+	return xssh.ParseRawPrivateKeyWithPassphrase(data, []byte(passphrase))
 }
 
 // legacyEncryptedPEM reports whether block uses OpenSSL's traditional PEM
@@ -653,6 +699,9 @@ func parseEncryptedPKCS8(der []byte, passphrase, where string) (*Key, error) {
 		return nil, wrong
 	}
 	// The passphrase was right; what fails now is the key itself.
+	if err := checkPKCS8Limits(der); err != nil {
+		return nil, invalid(err)
+	}
 	raw, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, invalid(err)
