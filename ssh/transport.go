@@ -23,6 +23,7 @@ type transport struct {
 	net.Conn
 	failed   atomic.Pointer[error] // the first read or write error: the transport is dead
 	lastRead atomic.Int64          // when data last arrived (UnixNano), for keepalives
+	dw       deathWatch            // channel_end.go: how reads ended, for telling EOFs apart
 
 	// Read-ahead. Only x/crypto's reader goroutine calls Read.
 	rbuf    []byte
@@ -51,13 +52,13 @@ func newTransport(c net.Conn) *transport {
 func (t *transport) Read(p []byte) (int, error) {
 	if t.r == t.w {
 		if t.pending != nil {
-			return 0, t.pending
+			return 0, t.died(t.pending)
 		}
 		n, err := t.Conn.Read(t.rbuf)
 		if err != nil {
 			t.failed.CompareAndSwap(nil, &err)
 			if n == 0 {
-				return 0, err
+				return 0, t.died(err)
 			}
 			t.pending = err
 		}
