@@ -362,6 +362,33 @@ func TestDisconnectDuringReadIsNotEOF(t *testing.T) {
 	}
 }
 
+// A LocalForward whose SSH connection breaks resets the local connection,
+// so the local client sees the break instead of a clean end of stream.
+func TestLocalForwardResetsOnTruncation(t *testing.T) {
+	tg := testserverTarget(t)
+	relay := faultrelay.New(t, tg.addr)
+	relay.Set(faultrelay.Fault{Dir: faultrelay.ServerToClient, After: truncAfter, Action: faultrelay.Close})
+	s := tg.connect(t, relay.Port())
+	host, portStr, _ := net.SplitHostPort(tg.forwardTarget)
+	port, _ := strconv.Atoi(portStr)
+	fw, err := s.LocalForward(testCtx(t), Forward{ListenHost: "127.0.0.1", ConnectHost: host, ConnectPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fw.Close()
+	c, err := net.Dial("tcp", fw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetReadDeadline(time.Now().Add(25 * time.Second))
+	check := &prefixCheck{want: patternByte}
+	n, err := io.Copy(check, c)
+	if err == nil || !errors.Is(err, syscall.ECONNRESET) || n >= truncTotal || check.bad != nil {
+		t.Fatalf("local end of a broken forward: %d bytes, %v (%v); want a reset", n, err, check.bad)
+	}
+}
+
 // closingServer is an x/crypto server that runs script on each session
 // channel and, as soon as script returns, ends the connection: it sends its
 // TCP FIN right after the channel's CLOSE and stops speaking SSH (requests
