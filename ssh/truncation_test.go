@@ -389,6 +389,37 @@ func TestLocalForwardResetsOnTruncation(t *testing.T) {
 	}
 }
 
+// A connection accepted from ListenForward (ssh -R's channels) follows the
+// same rule as every other read: cut short, it ends with ErrDisconnected.
+func TestAcceptedForwardTruncationIsAnError(t *testing.T) {
+	tg := testserverTarget(t)
+	relay := faultrelay.New(t, tg.addr)
+	relay.Set(faultrelay.Fault{Dir: faultrelay.ServerToClient, After: truncAfter, Action: faultrelay.Close})
+	s := tg.connect(t, relay.Port())
+	ctx := testCtx(t)
+	port, err := s.ListenForward(ctx, "127.0.0.1", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	sent := make(chan struct{})
+	go func() { defer close(sent); _, _ = io.Copy(peer, &patternSource{n: truncTotal}) }()
+	defer func() { _ = peer.Close(); <-sent }()
+	_, ch, err := s.AcceptForward(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := &prefixCheck{want: patternByte}
+	for _, read := range []func([]byte) (int, error){ch.NetConn().Read, ch.Read} {
+		n, err := readLoop(check, read)
+		checkTruncated(t, n, err, ErrDisconnected, check)
+	}
+}
+
 // closingServer is an x/crypto server that runs script on each session
 // channel and, as soon as script returns, ends the connection: it sends its
 // TCP FIN right after the channel's CLOSE and stops speaking SSH (requests
