@@ -23,6 +23,14 @@ import (
 // application has not read yet, so an unread stderr never stalls stdout
 // (and the other way round) until that much is waiting. Beyond it the
 // channel's flow-control window closes and the server pauses both.
+//
+// Ends: a read returns io.EOF only after the server's EOF (or CLOSE). When
+// the connection ends first (a reset, a closed socket, a corrupted packet,
+// keepalives unanswered, Disconnect), every read returns the data that did
+// arrive and then an error matching ErrDisconnected (ErrServerNotResponding
+// after unanswered keepalives), which also matches io.ErrUnexpectedEOF and
+// the socket's own error where there was one. Telling the two apart costs
+// one round trip to the server at the end of a stream.
 type Channel struct {
 	sess *Session
 	c    *conn
@@ -42,6 +50,8 @@ type Channel struct {
 	exitOnce   sync.Once
 	exitStatus *int
 	exitSignal *ExitSignal
+
+	end channelEnd // channel_end.go: whether the server or the connection's end ended it
 }
 
 // NewChannel returns an unopened channel on the session. It fails with
@@ -131,10 +141,11 @@ func (ch *Channel) attach(xch gossh.Channel, reqs <-chan *gossh.Request) {
 	ch.stdout, ch.stderr = newStreamBuffer(c.events.signal), newStreamBuffer(c.events.signal)
 	closed := ch.closed
 	ch.mu.Unlock()
+	c.armDeathHold()
 	c.wg.Add(3)
 	go ch.serveRequests(reqs)
-	go func() { defer c.wg.Done(); ch.stdout.pump(xch) }()
-	go func() { defer c.wg.Done(); ch.stderr.pump(xch.Stderr()) }()
+	go func() { defer c.wg.Done(); ch.stdout.pump(xch, ch.streamEnded) }()
+	go func() { defer c.wg.Done(); ch.stderr.pump(xch.Stderr(), ch.streamEnded) }()
 	if closed {
 		ch.stdout.close()
 		ch.stderr.close()
@@ -219,7 +230,7 @@ func (ch *Channel) serveRequests(reqs <-chan *gossh.Request) {
 		}
 	}
 	// The channel is gone: no status can come any more.
-	close(ch.remote)
+	ch.remoteEnded()
 	ch.markExited()
 }
 
@@ -286,7 +297,8 @@ func (ch *Channel) stream(isStderr bool) (*streamBuffer, error) {
 }
 
 // Stdout returns the reader of the channel's data stream. Reading after the
-// server's EOF returns io.EOF; after Close, ErrChannelClosed.
+// server's EOF returns io.EOF; after the connection's end without one, an
+// error matching ErrDisconnected; after Close, ErrChannelClosed.
 func (ch *Channel) Stdout() io.Reader { return channelReader{ch, false} }
 
 // Stderr returns the reader of the channel's extended data (stderr),
@@ -402,8 +414,9 @@ func (ch *Channel) readStream(p []byte, isStderr bool, deadline time.Time) (int,
 
 // ReadTimeout reads stdout (or stderr) into buf, waiting at most timeout for
 // data (libssh ssh_channel_read_timeout). It returns (0, nil) when the
-// timeout passed with nothing to read, io.EOF after the server's EOF. A
-// negative timeout waits without limit.
+// timeout passed with nothing to read, io.EOF after the server's EOF, and
+// an error matching ErrDisconnected when the connection ended without one.
+// A negative timeout waits without limit.
 func (ch *Channel) ReadTimeout(buf []byte, isStderr bool, timeout time.Duration) (int, error) {
 	var deadline time.Time
 	if timeout >= 0 {

@@ -53,10 +53,14 @@ func (e *ExitError) Unwrap() error {
 }
 
 // ExitStatus waits for the remote process's exit status, the channel's
-// close, or ctx. A process that died of a signal, or a channel closed
-// without a status, gives an *ExitError matching ErrNoExitStatus, never a
-// made-up status. In non-blocking mode it returns ErrAgain at once while
-// the status has not arrived.
+// close, or ctx. A process that died of a signal, or a channel the server
+// closed without a status, gives an *ExitError matching ErrNoExitStatus,
+// never a made-up status. A channel that ended with its connection instead
+// (the server never closed it) gives an error matching ErrDisconnected, or
+// ErrServerNotResponding when keepalives found the server gone. Telling
+// the two apart may take a round trip to the server (see channel_end.go).
+// In non-blocking mode it returns ErrAgain at once while the answer is not
+// in.
 func (ch *Channel) ExitStatus(ctx context.Context) (int, error) {
 	ch.mu.Lock()
 	opened := ch.ch != nil
@@ -77,11 +81,19 @@ func (ch *Channel) ExitStatus(ctx context.Context) (int, error) {
 		}
 	}
 	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if ch.exitStatus != nil {
-		return *ch.exitStatus, nil
+	status, sig := ch.exitStatus, ch.exitSignal
+	ch.mu.Unlock()
+	if status != nil {
+		return *status, nil
 	}
-	return -1, &ExitError{Status: -1, Signal: ch.exitSignal}
+	if sig == nil {
+		// Neither came, and the channel is gone: closed by the server, or
+		// dropped by x/crypto when the connection ended.
+		if err := ch.closeEnded(ctx); err != nil {
+			return -1, err
+		}
+	}
+	return -1, &ExitError{Status: -1, Signal: sig}
 }
 
 // ExitSignal returns the signal that ended the remote process, if one did.

@@ -64,7 +64,7 @@ type streamBuffer struct {
 	discard  *chunk // what the pump reads into after close
 	bulk     bool   // the last read filled its chunk: use large chunks
 	size     int    // unread bytes
-	err      error  // io.EOF or the pump's read error, reported once the data is read
+	err      error  // io.EOF, or why the stream ended without the server's EOF; reported once the data is read
 	closed   bool   // the application closed the channel: discard
 	received int64  // bytes received in all; for PollState-style accounting
 	onData   func()
@@ -83,8 +83,12 @@ func (b *streamBuffer) notifyLocked() {
 	b.changed = make(chan struct{})
 }
 
-// pump copies src into the buffer until src fails or ends.
-func (b *streamBuffer) pump(src io.Reader) {
+// pump copies src into the buffer until src ends. Where src (an x/crypto
+// channel) says io.EOF, the buffer reports what end returns instead: io.EOF
+// only when that EOF was the server's, not the connection's end
+// (channel_end.go). end may block; data read before stays readable.
+func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) error) {
+	var raw error // the socket error x/crypto reported with data, if any
 	for {
 		b.mu.Lock()
 		for b.size >= maxStreamBuffer && !b.closed {
@@ -95,6 +99,19 @@ func (b *streamBuffer) pump(src io.Reader) {
 		b.mu.Unlock()
 
 		n, err := src.Read(target.buf[target.w:])
+		if err != nil && err != io.EOF {
+			// x/crypto returns data together with the error of the
+			// window adjustment it then failed to send (a raw socket
+			// error, or why the connection ended). What arrived is
+			// still buffered there and is delivered first; the
+			// stream's end is judged where x/crypto's EOF comes.
+			if raw == nil {
+				raw = err
+			}
+			if n > 0 {
+				err = nil
+			}
+		}
 
 		b.mu.Lock()
 		b.filling = nil
@@ -104,19 +121,28 @@ func (b *streamBuffer) pump(src io.Reader) {
 			b.size += n
 			b.received += int64(n)
 		}
-		if err != nil {
-			b.err = err
-		}
-		if n > 0 || err != nil {
+		discarding := b.closed
+		if n > 0 {
 			b.notifyLocked()
 		}
 		b.mu.Unlock()
-		if (n > 0 || err != nil) && b.onData != nil {
+		if n > 0 && b.onData != nil {
 			b.onData()
 		}
-		if err != nil {
-			return
+		if err == nil {
+			continue
 		}
+		if end != nil && !discarding {
+			err = end(raw, err == io.EOF)
+		}
+		b.mu.Lock()
+		b.err = err
+		b.notifyLocked()
+		b.mu.Unlock()
+		if b.onData != nil {
+			b.onData()
+		}
+		return
 	}
 }
 
@@ -293,7 +319,7 @@ func (b *streamBuffer) available() (int, error) {
 	return b.size, nil
 }
 
-// ended reports whether the server's EOF (or an error) was seen.
+// ended reports whether the stream's end (the server's EOF, or an error) was decided.
 func (b *streamBuffer) ended() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()

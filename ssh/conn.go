@@ -54,6 +54,8 @@ type conn struct {
 	channels map[*Channel]struct{}             // open channels, for PollState and BlockingFlush
 
 	events events // the poll(2) wake-up pipe, created by Fd
+
+	rounds roundTrips // channel_end.go: shared liveness round trips
 }
 
 func newConn(s *Session, opts Options) *conn {

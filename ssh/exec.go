@@ -22,7 +22,10 @@ type ExecResult struct {
 // for it to finish or ctx, and returns its output and exit status. A
 // non-zero exit status is not an error here; an error means the command
 // could not be run or did not end with a status (an *ExitError matching
-// ErrNoExitStatus, returned together with the result).
+// ErrNoExitStatus, returned together with the result). When the connection
+// ends before the server ended the command's output, the error matches
+// ErrDisconnected (ErrServerNotResponding after unanswered keepalives) and
+// the result holds the output that arrived.
 func (s *Session) Exec(ctx context.Context, command string, stdin io.Reader) (*ExecResult, error) {
 	var out, errOut bytes.Buffer
 	status, err := s.run(ctx, command, stdin, &out, &errOut)

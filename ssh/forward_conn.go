@@ -78,7 +78,9 @@ func (ch *Channel) setForwardConn(network string, local, remote net.Addr) {
 // (SetDeadline, SetReadDeadline, SetWriteDeadline, also for calls already
 // blocked) and always blocks, even in non-blocking mode. A call that runs
 // past its deadline fails with a *net.OpError whose Timeout() is true and
-// which matches os.ErrDeadlineExceeded. Close closes the channel (and
+// which matches os.ErrDeadlineExceeded. Read returns io.EOF only after the
+// server's EOF; when the SSH connection ends first, an error matching
+// ErrDisconnected, as for the Channel's reads. Close closes the channel (and
 // interrupts blocked calls, which then match net.ErrClosed and
 // ErrChannelClosed); CloseWrite, found by a type assertion to
 // interface{ CloseWrite() error } as on a *net.TCPConn, sends EOF. The

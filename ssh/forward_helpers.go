@@ -384,6 +384,10 @@ func (fw *Forwarder) shutdown(reason error) {
 			fw.cancelRemote()
 		}
 		for _, c := range conns {
+			// Cut, not finished: a TCP peer gets a reset (copyHalf).
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.SetLinger(0)
+			}
 			_ = c.Close()
 		}
 	})
@@ -505,9 +509,13 @@ func (fw *Forwarder) pipe(local net.Conn, remote *forwardConn) {
 }
 
 // copyHalf copies src to dst, then half-closes dst; on an error it closes
-// both, which also ends the copy the other way.
+// both, which also ends the copy the other way. A TCP connection closed on
+// an error is reset rather than finished, so that its peer cannot take a
+// stream the SSH connection cut short for a complete one.
 func copyHalf(dst, src halfCloser) {
 	if _, err := io.Copy(dst, src); err != nil {
+		resetOnClose(dst)
+		resetOnClose(src)
 		_ = dst.Close()
 		_ = src.Close()
 		return
@@ -515,6 +523,17 @@ func copyHalf(dst, src halfCloser) {
 	if err := dst.CloseWrite(); err != nil {
 		_ = dst.Close()
 		_ = src.Close()
+	}
+}
+
+// resetOnClose makes the next Close of a TCP connection send a reset
+// (SO_LINGER 0), as a broken connection would.
+func resetOnClose(c halfCloser) {
+	if cb, ok := c.(closeBoth); ok {
+		c, _ = cb.Conn.(halfCloser)
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
 	}
 }
 

@@ -371,7 +371,7 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	proxy.drop.Store(true)
 	_, err := ch.ExitStatus(testCtx(t))
 	elapsed := time.Since(start)
-	if !errors.Is(err, ErrNoExitStatus) {
+	if !errors.Is(err, ErrServerNotResponding) || errors.Is(err, ErrNoExitStatus) {
 		t.Fatalf("blocked ExitStatus woke with %v", err)
 	}
 	if s.IsConnected() {

@@ -27,6 +27,7 @@ type transport struct {
 	net.Conn
 	failed   atomic.Pointer[error] // the first read or write error: the transport is dead
 	lastRead atomic.Int64          // when data last arrived (UnixNano), for keepalives
+	dw       deathWatch            // channel_end.go: how reads ended, for telling EOFs apart
 
 	// Read-ahead. Only x/crypto's reader goroutine calls Read.
 	rbuf    []byte
@@ -67,7 +68,7 @@ func newTransport(c net.Conn) *transport {
 func (t *transport) Read(p []byte) (int, error) {
 	if t.r == t.w {
 		if t.pending != nil {
-			return 0, t.pending
+			return 0, t.died(t.pending)
 		}
 		t.setReading(true)
 		n, err := t.Conn.Read(t.rbuf)
@@ -77,7 +78,7 @@ func (t *transport) Read(p []byte) (int, error) {
 		t.setReading(false)
 		if err != nil {
 			if n == 0 {
-				return 0, err
+				return 0, t.died(err)
 			}
 			t.pending = err
 		}
