@@ -80,15 +80,6 @@ func (d *deathWatch) closedChan() chan struct{} {
 	return d.closed
 }
 
-// Close closes the connection, noting first that read errors from now on
-// are the consequence of this close.
-func (t *transport) Close() error {
-	t.dw.closing.Store(true)
-	ch := t.dw.closedChan()
-	t.dw.closeOnce.Do(func() { close(ch) })
-	return t.Conn.Close()
-}
-
 // died is what Read returns for a read error: it holds a peer's error back
 // while channels may still be handling what arrived before it, then marks
 // the end and hands the error over.

@@ -126,8 +126,13 @@ func (t *transport) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Close closes the connection and tells a waiting awaitReader.
+// Close closes the connection. It notes first that read errors from now on
+// are the consequence of this close (for the truncation proof, see died),
+// and tells a waiting awaitReader.
 func (t *transport) Close() error {
+	t.dw.closing.Store(true)
+	ch := t.dw.closedChan()
+	t.dw.closeOnce.Do(func() { close(ch) })
 	t.live.Lock()
 	t.closed = true
 	t.wakeLocked()
