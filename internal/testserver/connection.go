@@ -24,9 +24,13 @@ func (s *Server) serveConn(raw net.Conn) {
 	// network, as sshd's never does (sendqueue.go).
 	queued := s.newQueuedConn(conn)
 	defer queued.Close()
+	var transport net.Conn = queued
+	if s.rewrites() {
+		transport = newRewriteConn(s, queued) // rewrite.go
+	}
 
 	auth := &authState{srv: s, raw: raw}
-	sconn, chans, reqs, err := ssh.NewServerConn(queued, s.serverConfig(auth))
+	sconn, chans, reqs, err := ssh.NewServerConn(transport, s.serverConfig(auth))
 	if err != nil {
 		// The client gave up, failed to authenticate, or a fault
 		// struck; x/crypto has closed conn.
@@ -89,6 +93,13 @@ func (s *Server) serverConfig(auth *authState) *ssh.ServerConfig {
 		AuthLogCallback:             auth.log,
 		PreAuthConnCallback:         s.handshakeDone,
 		ServerVersion:               s.cfg.ServerVersion,
+		PublicKeyAuthAlgorithms:     s.cfg.PublicKeyAuthAlgorithms,
+	}
+	if s.rewrites() {
+		// The rewriter must know the session keys: see rewrite.go.
+		c.Config.KeyExchanges = []string{rewriteKex}
+		c.Config.Ciphers = []string{rewriteCipher}
+		c.Config.Rand = rewriteRand{}
 	}
 	if banner := s.cfg.Banner; banner != "" {
 		c.BannerCallback = func(ssh.ConnMetadata) string { return banner }
@@ -98,6 +109,10 @@ func (s *Server) serverConfig(auth *authState) *ssh.ServerConfig {
 	}
 	return c
 }
+
+// rewrites reports whether the connections' packets are rewritten in flight
+// (rewrite.go).
+func (s *Server) rewrites() bool { return s.cfg.GlobalRequestsUnimplemented || s.cfg.NoExtInfo }
 
 // handshakeDone runs once the initial key exchange has completed, before
 // authentication.
