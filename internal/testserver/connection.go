@@ -61,6 +61,7 @@ func (s *Server) serveConn(raw net.Conn) {
 				nc.Reject(ssh.ConnectionFailed, "testserver: connection closing")
 			}
 		default:
+			s.recordRefusedChannel(nc.ChannelType())
 			nc.Reject(ssh.Prohibited, "testserver: channel type "+nc.ChannelType()+" is not supported")
 		}
 	}
