@@ -47,6 +47,7 @@ type conn struct {
 	incoming map[string]func(gossh.NewChannel) // handlers of server-opened channels, by type
 	fwd      *forwarding                       // forward.go: remote listeners, X11 and agent channels; nil until used
 	channels map[*Channel]struct{}             // open channels, for PollState and BlockingFlush
+	pinger   pinger                            // ping.go: round trips shared by concurrent callers
 
 	events events // the poll(2) wake-up pipe, created by Fd
 }

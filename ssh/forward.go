@@ -164,6 +164,10 @@ func (s *Session) authedConn() (*conn, gossh.Conn, error) {
 // matching ErrRequestDenied. If ctx ends first the request stays in flight
 // and a later call with the same arguments collects its answer (in
 // non-blocking mode the call returns ErrAgain at once, the same way).
+// A server that answers global requests with SSH_MSG_UNIMPLEMENTED
+// (tinysshd, which has no forwarding; see quirks.go) is sent nothing: the
+// call fails with an error matching ErrUnsupported. The same holds for
+// CancelForward, ListenForwardUnix and CancelForwardUnix.
 func (s *Session) ListenForward(ctx context.Context, bindAddress string, port int) (boundPort int, err error) {
 	l, err := s.listenTCP(ctx, bindAddress, port, nil)
 	if err != nil {
@@ -179,6 +183,9 @@ func (s *Session) listenTCP(ctx context.Context, bindAddress string, port int, d
 	c, client, err := s.authedConn()
 	if err != nil {
 		return nil, err
+	}
+	if err := c.refuseGlobalRequest("tcpip-forward"); err != nil {
+		return nil, err // quirks.go: the request itself would end the connection
 	}
 	key := "tcpip-forward " + net.JoinHostPort(bindAddress, strconv.Itoa(port))
 	return c.forwarding().run(ctx, s, key, true, deliver != nil, func() (*remoteListener, error) {
@@ -259,6 +266,9 @@ func (s *Session) CancelForward(ctx context.Context, bindAddress string, port in
 	if err != nil {
 		return err
 	}
+	if err := c.refuseGlobalRequest("cancel-tcpip-forward"); err != nil {
+		return err
+	}
 	fw := c.forwarding()
 	fw.drop(func(l *remoteListener) bool { return !l.unix && l.port == port && l.addr == bindAddress })
 	addr := net.JoinHostPort(bindAddress, strconv.Itoa(port))
@@ -297,6 +307,9 @@ func (s *Session) listenUnix(ctx context.Context, path string, deliver func(pend
 	}
 	c, client, err := s.authedConn()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.refuseGlobalRequest("streamlocal-forward"); err != nil {
 		return nil, err
 	}
 	return c.forwarding().run(ctx, s, "streamlocal-forward "+path, true, deliver != nil, func() (*remoteListener, error) {
@@ -344,6 +357,9 @@ func (s *Session) AcceptForwardUnix(ctx context.Context) (path string, ch *Chann
 func (s *Session) CancelForwardUnix(ctx context.Context, path string) error {
 	c, client, err := s.authedConn()
 	if err != nil {
+		return err
+	}
+	if err := c.refuseGlobalRequest("cancel-streamlocal-forward"); err != nil {
 		return err
 	}
 	fw := c.forwarding()
