@@ -237,7 +237,7 @@ func (c *conn) serveChannelOpens(chans <-chan gossh.NewChannel) {
 			handle(nc)
 			continue
 		}
-		_ = nc.Reject(gossh.Prohibited, "channel type not requested by the client: "+nc.ChannelType())
+		c.refuseUnrequested(nc) // forward.go: logged, as OpenSSH does
 	}
 }
 
