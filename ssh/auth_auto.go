@@ -216,6 +216,7 @@ func (c *conn) keysStepLocked(ctx, callCtx context.Context, kind, passphrase str
 		if status == AuthAgain || status == AuthError && !st.finished() {
 			return status, stepErr // still in flight; the next call resumes
 		}
+		c.warnIfNoAlgorithm(stepErr) // auth_pubkey.go
 		prev = st
 	}
 }
@@ -231,7 +232,7 @@ func (it *keyIter) settle(status AuthStatus, err error) (done bool, _ AuthStatus
 		return false, 0, nil
 	case status == AuthSuccess || status == AuthPartial:
 		return true, status, nil
-	case err != nil && it.kind == kindAgent:
+	case err != nil && it.kind == kindAgent && !errors.Is(err, ErrNoSignatureAlgorithm):
 		return true, AuthDenied, err // a broken agent costs the method
 	}
 	if err != nil {

@@ -17,6 +17,16 @@ import (
 // signer, is a probe: x/crypto asks the server whether the key would do and
 // calls Sign only if so, which is exactly the answer UserauthTryPublicKey
 // wants; the probe then refuses to sign.
+//
+// It also notices a key that x/crypto never offered. x/crypto picks the
+// signature algorithm from the server's server-sig-algs (RFC 8308 §3.1) or,
+// without them, assumes the key's own format (ssh-rsa for RSA keys); when
+// the signer cannot do that one it sends nothing and returns an error,
+// which it drops because an AuthCallback is set (client_auth.go,
+// pickSignatureAlgorithm and clientAuthenticate). The denial would then come
+// with no reason at all. So every step starts with ErrNoSignatureAlgorithm
+// as its reason, and the key x/crypto puts on the wire clears it: x/crypto
+// marshals the public key only to send it (offeredKey).
 type stepSigner struct {
 	pub   gossh.PublicKey
 	inner gossh.Signer // nil for a probe
@@ -28,8 +38,67 @@ type stepSigner struct {
 
 var errProbeOnly = errors.New("ssh: key probe only, not signing")
 
-func (s *stepSigner) PublicKey() gossh.PublicKey { return s.pub }
+func (s *stepSigner) PublicKey() gossh.PublicKey { return offeredKey{s.pub, s} }
 func (s *stepSigner) Algorithms() []string       { return s.algos }
+
+// offeredKey is the public key as x/crypto sees it: marshaling it means the
+// key is being sent, so the step is no longer one without an algorithm.
+type offeredKey struct {
+	gossh.PublicKey
+	s *stepSigner
+}
+
+func (k offeredKey) Marshal() []byte {
+	c, st := k.s.c, k.s.st
+	c.mu.Lock()
+	var none *noAlgorithmError
+	if errors.As(st.methodErr, &none) {
+		st.methodErr = nil
+	}
+	c.mu.Unlock()
+	return k.PublicKey.Marshal()
+}
+
+// noAlgorithmError is the reason of a denial in which the key was never
+// offered. It matches ErrNoSignatureAlgorithm (and so ErrAuth).
+type noAlgorithmError struct {
+	keyType     string   // the key's algorithm name, e.g. "ssh-rsa"
+	fingerprint string   // SHA256:...
+	algos       []string // what the key may sign with under PublicKeyAcceptedTypes
+	why         string
+}
+
+func (e *noAlgorithmError) Error() string {
+	return fmt.Sprintf("%v: %s key %s: %s", ErrNoSignatureAlgorithm, e.keyType, e.fingerprint, e.why)
+}
+
+func (e *noAlgorithmError) Unwrap() error { return ErrNoSignatureAlgorithm }
+
+func newNoAlgorithmError(pub gossh.PublicKey, algos []string) *noAlgorithmError {
+	e := &noAlgorithmError{keyType: pub.Type(), fingerprint: gossh.FingerprintSHA256(pub), algos: algos}
+	switch base := underlyingAlgo(pub.Type()); {
+	case len(algos) == 0:
+		e.why = "PublicKeyAcceptedTypes allows no signature algorithm for this key type"
+	case base == gossh.KeyAlgoRSA && !slices.Contains(algos, gossh.KeyAlgoRSA):
+		e.why = fmt.Sprintf("the server's server-sig-algs (RFC 8308) list none of %s, or it sent none, "+
+			"and then only ssh-rsa (SHA-1) can be assumed; PublicKeyAcceptedTypes leaves ssh-rsa out "+
+			"(\"+ssh-rsa\" adds it, if the server takes SHA-1)", strings.Join(algos, ", "))
+	default:
+		e.why = fmt.Sprintf("the server's server-sig-algs (RFC 8308) list none of %s", strings.Join(algos, ", "))
+	}
+	return e
+}
+
+// warnIfNoAlgorithm logs a denial whose reason is that the key was never
+// offered: OpenSSH says "no mutual signature algorithm" in the same case
+// (sshconnect2.c).
+func (c *conn) warnIfNoAlgorithm(err error) {
+	var e *noAlgorithmError
+	if errors.As(err, &e) {
+		c.log.Warn("no mutual signature algorithm", "key_type", e.keyType, "fingerprint", e.fingerprint,
+			"algorithms", strings.Join(e.algos, ","), "reason", e.why)
+	}
+}
 
 func (s *stepSigner) Sign(rand io.Reader, data []byte) (*gossh.Signature, error) {
 	return s.SignWithAlgorithm(rand, data, "")
@@ -92,30 +161,49 @@ func signatureAlgorithms(pub gossh.PublicKey, inner gossh.Signer, accepted []str
 }
 
 func (c *conn) newStepSigner(st *authStep, pub gossh.PublicKey, inner gossh.Signer, label string) *stepSigner {
-	return &stepSigner{pub: pub, inner: inner, label: label, c: c, st: st,
+	s := &stepSigner{pub: pub, inner: inner, label: label, c: c, st: st,
 		algos: signatureAlgorithms(pub, inner, c.opts.PublicKeyAcceptedTypes)}
+	c.mu.Lock()
+	st.methodErr = newNoAlgorithmError(pub, s.algos) // until the key goes out (offeredKey)
+	c.mu.Unlock()
+	return s
 }
 
 // UserauthTryPublicKey asks the server whether it would accept key, without
 // signing anything (libssh ssh_userauth_try_publickey). AuthSuccess means
 // the key is acceptable; authenticate with UserauthPublicKey then.
+//
+// AuthDenied comes with a nil error when the server refused the key, and
+// with an error matching ErrNoSignatureAlgorithm when the key could not be
+// offered at all (no signature algorithm suits both sides, see
+// ErrNoSignatureAlgorithm; this is also logged as a warning).
 func (s *Session) UserauthTryPublicKey(ctx context.Context, user string, key *Key) (AuthStatus, error) {
 	if key == nil || key.PublicKey() == nil {
 		return AuthError, fmt.Errorf("%w: nil key", ErrInvalidKey)
 	}
-	return s.simpleStep(ctx, user, kindTryKey, func(c *conn, st *authStep) gossh.AuthMethod {
+	return s.warnedStep(s.simpleStep(ctx, user, kindTryKey, func(c *conn, st *authStep) gossh.AuthMethod {
 		return gossh.PublicKeys(c.newStepSigner(st, key.PublicKey(), nil, "probe"))
-	})
+	}))
 }
 
 // UserauthPublicKey authenticates with key, which must hold a private key
 // (libssh ssh_userauth_publickey). x/crypto asks the server about the key
-// before signing.
+// before signing. AuthDenied comes with an error as for
+// UserauthTryPublicKey, or with the signing error when signing failed.
 func (s *Session) UserauthPublicKey(ctx context.Context, user string, key *Key) (AuthStatus, error) {
 	if key == nil || key.Signer() == nil {
 		return AuthError, fmt.Errorf("%w: a private key is required", ErrInvalidKey)
 	}
-	return s.simpleStep(ctx, user, kindKey, func(c *conn, st *authStep) gossh.AuthMethod {
+	return s.warnedStep(s.simpleStep(ctx, user, kindKey, func(c *conn, st *authStep) gossh.AuthMethod {
 		return gossh.PublicKeys(c.newStepSigner(st, key.PublicKey(), key.Signer(), "key"))
-	})
+	}))
+}
+
+// warnedStep passes a step's outcome through, logging it when the key was
+// never offered.
+func (s *Session) warnedStep(status AuthStatus, err error) (AuthStatus, error) {
+	if c := s.current(); c != nil {
+		c.warnIfNoAlgorithm(err)
+	}
+	return status, err
 }

@@ -29,7 +29,7 @@ import (
 //     after the EOF was seen. x/crypto handles packets in order on one
 //     goroutine and drops the channels only when that goroutine stops, so
 //     an answer proves it was still running after the EOF: the EOF was the
-//     server's. Concurrent waiters share round trips (roundTrip).
+//     server's. Concurrent waiters share round trips (confirmAlive, ping).
 //   - When the connection ended instead, the order of events. The
 //     transport marks the read error it hands x/crypto before handing it
 //     over (deathWatch), and shutdown sets c.err before it closes the
@@ -185,72 +185,29 @@ func (c *conn) loopEnd(abort <-chan struct{}) (inOrder bool, loopErr error, abor
 // errAborted ends a wait given up by its caller.
 var errAborted = errors.New("ssh: wait abandoned")
 
-// roundTrips shares liveness round trips between waiters. A waiter needs a
-// round trip sent after its call began: it joins the next one if one is
-// already in flight, and the round trips run one after the other on one
-// goroutine.
-type roundTrips struct {
-	mu      sync.Mutex
-	current *round // in flight; nil when none
-	next    *round // starts when current ends; nil until someone waits for it
-}
-
-type round struct {
-	done chan struct{}
-	err  error
-}
-
-// roundTrip waits for a ping sent after the call began: nil when the server
-// answered, an error matching ErrDisconnected when the connection ended
-// first, errAborted when abort closed first.
-func (c *conn) roundTrip(abort <-chan struct{}) error {
-	rt := &c.rounds
-	rt.mu.Lock()
-	var r *round
-	if rt.current == nil {
-		r = &round{done: make(chan struct{})}
-		rt.current = r
-		rt.mu.Unlock()
-		if !c.goTracked(func() { c.runRounds(r) }) {
-			// Gone already: end this round and whoever joined the next.
-			rt.mu.Lock()
-			next := rt.next
-			rt.current, rt.next = nil, nil
-			rt.mu.Unlock()
-			for _, x := range []*round{r, next} {
-				if x != nil {
-					x.err = ErrDisconnected
-					close(x.done)
-				}
+// confirmAlive waits for a ping sent after the call began (ping.go shares
+// round trips between concurrent callers): nil when the server answered, an
+// error matching ErrDisconnected when the connection ended first, errAborted
+// when abort (may be nil) closed first.
+func (c *conn) confirmAlive(abort <-chan struct{}) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if abort != nil {
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			select {
+			case <-abort:
+				cancel()
+			case <-stop:
 			}
-		}
-	} else {
-		if rt.next == nil {
-			rt.next = &round{done: make(chan struct{})}
-		}
-		r = rt.next
-		rt.mu.Unlock()
+		}()
 	}
-	select {
-	case <-r.done:
-		return r.err
-	case <-abort:
+	err := c.ping(ctx)
+	if err != nil && ctx.Err() != nil {
 		return errAborted
 	}
-}
-
-// runRounds runs r, then each round that waiters joined meanwhile.
-func (c *conn) runRounds(r *round) {
-	rt := &c.rounds
-	for r != nil {
-		// ping returns when the server answers or the connection ends.
-		r.err = c.ping(context.Background())
-		close(r.done)
-		rt.mu.Lock()
-		r, rt.next = rt.next, nil
-		rt.current = r
-		rt.mu.Unlock()
-	}
+	return err
 }
 
 // channelEnd is what a Channel learnt about how it ended.
@@ -371,7 +328,7 @@ func (ch *Channel) closeEnded(ctx context.Context) error {
 func (ch *Channel) proven(alive bool, abort <-chan struct{}) (ok, aborted bool) {
 	c := ch.c
 	if alive {
-		switch err := c.roundTrip(abort); {
+		switch err := c.confirmAlive(abort); {
 		case err == nil:
 			return true, false
 		case errors.Is(err, errAborted):

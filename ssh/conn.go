@@ -52,10 +52,10 @@ type conn struct {
 	incoming map[string]func(gossh.NewChannel) // handlers of server-opened channels, by type
 	fwd      *forwarding                       // forward.go: remote listeners, X11 and agent channels; nil until used
 	channels map[*Channel]struct{}             // open channels, for PollState and BlockingFlush
+	pinger   pinger                            // ping.go: round trips shared by concurrent callers
 
 	events events // the poll(2) wake-up pipe, created by Fd
 
-	rounds roundTrips // channel_end.go: shared liveness round trips
 }
 
 func newConn(s *Session, opts Options) *conn {
@@ -291,7 +291,7 @@ func (c *conn) serveChannelOpens(chans <-chan gossh.NewChannel) {
 			handle(nc)
 			continue
 		}
-		_ = nc.Reject(gossh.Prohibited, "channel type not requested by the client: "+nc.ChannelType())
+		c.refuseUnrequested(nc) // forward.go: logged, as OpenSSH does
 	}
 }
 

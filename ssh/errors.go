@@ -66,6 +66,15 @@ var (
 	// read.
 	ErrAuth = errors.New("ssh: authentication error")
 
+	// ErrNoSignatureAlgorithm comes with AuthDenied when a public key was
+	// never offered because no signature algorithm suits both sides:
+	// typically an RSA key against a server that sends no server-sig-algs
+	// (RFC 8308 §3.1), for which only ssh-rsa (SHA-1) may be assumed, while
+	// PublicKeyAcceptedTypes leaves ssh-rsa out by default, as OpenSSH's
+	// PubkeyAcceptedAlgorithms does. It wraps ErrAuth: the session stays
+	// usable.
+	ErrNoSignatureAlgorithm = fmt.Errorf("%w: no mutual signature algorithm", ErrAuth)
+
 	// ErrInvalidKey is returned when a key cannot be parsed or used.
 	ErrInvalidKey = errors.New("ssh: invalid key")
 

@@ -164,6 +164,10 @@ func (s *Session) authedConn() (*conn, gossh.Conn, error) {
 // matching ErrRequestDenied. If ctx ends first the request stays in flight
 // and a later call with the same arguments collects its answer (in
 // non-blocking mode the call returns ErrAgain at once, the same way).
+// A server that answers global requests with SSH_MSG_UNIMPLEMENTED
+// (tinysshd, which has no forwarding; see quirks.go) is sent nothing: the
+// call fails with an error matching ErrUnsupported. The same holds for
+// CancelForward, ListenForwardUnix and CancelForwardUnix.
 func (s *Session) ListenForward(ctx context.Context, bindAddress string, port int) (boundPort int, err error) {
 	l, err := s.listenTCP(ctx, bindAddress, port, nil)
 	if err != nil {
@@ -179,6 +183,9 @@ func (s *Session) listenTCP(ctx context.Context, bindAddress string, port int, d
 	c, client, err := s.authedConn()
 	if err != nil {
 		return nil, err
+	}
+	if err := c.refuseGlobalRequest("tcpip-forward"); err != nil {
+		return nil, err // quirks.go: the request itself would end the connection
 	}
 	key := "tcpip-forward " + net.JoinHostPort(bindAddress, strconv.Itoa(port))
 	return c.forwarding().run(ctx, s, key, true, deliver != nil, func() (*remoteListener, error) {
@@ -261,6 +268,9 @@ func (s *Session) CancelForward(ctx context.Context, bindAddress string, port in
 	if err != nil {
 		return err
 	}
+	if err := c.refuseGlobalRequest("cancel-tcpip-forward"); err != nil {
+		return err
+	}
 	fw := c.forwarding()
 	fw.drop(func(l *remoteListener) bool { return !l.unix && l.port == port && l.addr == bindAddress })
 	addr := net.JoinHostPort(bindAddress, strconv.Itoa(port))
@@ -299,6 +309,9 @@ func (s *Session) listenUnix(ctx context.Context, path string, deliver func(pend
 	}
 	c, client, err := s.authedConn()
 	if err != nil {
+		return nil, err
+	}
+	if err := c.refuseGlobalRequest("streamlocal-forward"); err != nil {
 		return nil, err
 	}
 	return c.forwarding().run(ctx, s, "streamlocal-forward "+path, true, deliver != nil, func() (*remoteListener, error) {
@@ -346,6 +359,9 @@ func (s *Session) AcceptForwardUnix(ctx context.Context) (path string, ch *Chann
 func (s *Session) CancelForwardUnix(ctx context.Context, path string) error {
 	c, client, err := s.authedConn()
 	if err != nil {
+		return err
+	}
+	if err := c.refuseGlobalRequest("cancel-streamlocal-forward"); err != nil {
 		return err
 	}
 	fw := c.forwarding()
@@ -457,7 +473,7 @@ func (fw *forwarding) finish(listen bool, l *remoteListener, err error) {
 		fw.deliver(p)
 	}
 	for _, p := range refused {
-		p.reject(gossh.Prohibited, "no such forwarding was requested")
+		fw.c.refuseUnknownForward(p)
 	}
 }
 
@@ -545,7 +561,7 @@ func (fw *forwarding) route(p pendingOpen) {
 			return
 		}
 		fw.mu.Unlock()
-		p.reject(gossh.Prohibited, "no such forwarding was requested")
+		fw.c.refuseUnknownForward(p)
 		return
 	}
 	fw.mu.Unlock()
@@ -557,6 +573,7 @@ func (fw *forwarding) route(p pendingOpen) {
 func (fw *forwarding) deliver(p pendingOpen) {
 	if p.l.deliver != nil {
 		if !p.l.deliver(p) {
+			fw.c.log.Warn("forwarded connection refused: too many in progress", p.logAttrs()...)
 			p.reject(gossh.ResourceShortage, "too many forwarded connections")
 		}
 		return
@@ -566,6 +583,8 @@ func (fw *forwarding) deliver(p pendingOpen) {
 		q = fw.unixQ
 	}
 	if !q.push(p) {
+		fw.c.log.Warn("forwarded connection refused: too many waiting to be accepted",
+			append(p.logAttrs(), "waiting", maxPendingOpens)...)
 		p.reject(gossh.ResourceShortage, "too many forwarded connections waiting to be accepted")
 		return
 	}
@@ -573,6 +592,30 @@ func (fw *forwarding) deliver(p pendingOpen) {
 }
 
 func (fw *forwarding) onForwardedTCPIP(nc gossh.NewChannel) {
+	if p, ok := fw.c.parseForwardedOpen(nc); ok {
+		fw.route(p)
+	}
+}
+
+func (fw *forwarding) onForwardedUnix(nc gossh.NewChannel) {
+	if p, ok := fw.c.parseForwardedOpen(nc); ok {
+		fw.route(p)
+	}
+}
+
+// parseForwardedOpen reads a forwarded-tcpip or forwarded-streamlocal
+// open; a malformed one is refused (and logged), and ok is false.
+func (c *conn) parseForwardedOpen(nc gossh.NewChannel) (p pendingOpen, ok bool) {
+	if nc.ChannelType() == typeForwardedUnix {
+		// OpenSSH PROTOCOL §2.4: string socket path, string reserved.
+		path, _, ok := parseSSHString(nc.ExtraData())
+		if !ok {
+			c.log.Warn("malformed forwarded-streamlocal open refused")
+			_ = nc.Reject(gossh.ConnectionFailed, "malformed forwarded-streamlocal open")
+			return pendingOpen{}, false
+		}
+		return pendingOpen{nc: nc, unix: true, path: path}, true
+	}
 	// RFC 4254 §7.2: address that was connected, port that was connected,
 	// originator IP address, originator port.
 	var m struct {
@@ -582,20 +625,50 @@ func (fw *forwarding) onForwardedTCPIP(nc gossh.NewChannel) {
 		OrigPort uint32
 	}
 	if gossh.Unmarshal(nc.ExtraData(), &m) != nil || m.Port > 65535 || m.OrigPort > 65535 {
+		c.log.Warn("malformed forwarded-tcpip open refused")
 		_ = nc.Reject(gossh.ConnectionFailed, "malformed forwarded-tcpip open")
-		return
+		return pendingOpen{}, false
 	}
-	fw.route(pendingOpen{nc: nc, connHost: m.Addr, connPort: int(m.Port), origHost: m.OrigAddr, origPort: int(m.OrigPort)})
+	return pendingOpen{nc: nc, connHost: m.Addr, connPort: int(m.Port), origHost: m.OrigAddr, origPort: int(m.OrigPort)}, true
 }
 
-func (fw *forwarding) onForwardedUnix(nc gossh.NewChannel) {
-	// OpenSSH PROTOCOL §2.4: string socket path, string reserved.
-	path, _, ok := parseSSHString(nc.ExtraData())
-	if !ok {
-		_ = nc.Reject(gossh.ConnectionFailed, "malformed forwarded-streamlocal open")
+// refuseUnknownForward refuses a forwarded connection for a listener this
+// client does not have (never requested, or cancelled), and says so as
+// OpenSSH does (channels.c, channel_connect_by_listen_address: "WARNING:
+// Server requests forwarding for unknown listen_port %d", and "... unknown
+// path %.100s" for Unix sockets), with Warn as the "WARNING:".
+func (c *conn) refuseUnknownForward(p pendingOpen) {
+	if p.unix {
+		c.log.Warn("server requests forwarding for unknown path", p.logAttrs()...)
+	} else {
+		c.log.Warn("server requests forwarding for unknown listen_port", p.logAttrs()...)
+	}
+	p.reject(gossh.Prohibited, "no such forwarding was requested")
+}
+
+// refuseUnrequested refuses a channel the server opened whose type has no
+// handler because the client asked for nothing of the kind
+// (serveChannelOpens), and logs it: forwarded connections as
+// refuseUnknownForward does, other types by name.
+func (c *conn) refuseUnrequested(nc gossh.NewChannel) {
+	switch nc.ChannelType() {
+	case typeForwardedTCPIP, typeForwardedUnix:
+		if p, ok := c.parseForwardedOpen(nc); ok {
+			c.refuseUnknownForward(p)
+		}
 		return
 	}
-	fw.route(pendingOpen{nc: nc, unix: true, path: path})
+	c.log.Warn("server opened a channel of a type the client did not request", "channel_type", nc.ChannelType())
+	_ = nc.Reject(gossh.Prohibited, "channel type not requested by the client: "+nc.ChannelType())
+}
+
+// logAttrs describes a forwarded open for the log.
+func (p pendingOpen) logAttrs() []any {
+	if p.unix {
+		return []any{"path", p.path}
+	}
+	return []any{"listen_host", p.connHost, "listen_port", p.connPort,
+		"originator", net.JoinHostPort(p.origHost, strconv.Itoa(p.origPort))}
 }
 
 // accept confirms a pending open and returns it as an open Channel of s

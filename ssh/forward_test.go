@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -298,7 +299,7 @@ func (f *fakeNewChannel) ExtraData() []byte   { return f.extra }
 
 // An open that overtakes the reply to its listen request waits for it.
 func TestForwardOpenOvertakingTheListenReply(t *testing.T) {
-	fw := &forwarding{c: &conn{}, ops: map[string]*fwdOp{}, tcpQ: newOpenQueue(), unixQ: newOpenQueue()}
+	fw := &forwarding{c: &conn{log: slog.New(slog.DiscardHandler)}, ops: map[string]*fwdOp{}, tcpQ: newOpenQueue(), unixQ: newOpenQueue()}
 	open := func(port int) *fakeNewChannel {
 		return &fakeNewChannel{typ: typeForwardedTCPIP, extra: fwdPayload("127.0.0.1", port), rejected: make(chan gossh.RejectionReason, 1)}
 	}

@@ -1,23 +1,34 @@
 package ssh
 
 import (
+	"context"
+	"sync/atomic"
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 )
 
 // keepalive does what OpenSSH's ServerAliveInterval does: after each
-// interval in which nothing arrived from the server it sends a
-// keepalive@openssh.com request wanting a reply, and when more than
-// ServerAliveCountMax of them went unanswered (nothing arrived at all), it
-// ends the session with ErrServerNotResponding. Any data from the server,
-// the replies included, resets the count.
-func (c *conn) keepalive(client gossh.Conn) {
+// interval in which nothing arrived from the server it pings the server
+// (ping.go: keepalive@openssh.com wanting a reply, or a refused channel open
+// for servers that cannot take global requests), and when more than
+// ServerAliveCountMax intervals in a row passed without anything arriving,
+// it ends the session with ErrServerNotResponding. Any data from the server,
+// the answers included, resets the count. The x/crypto connection is unused:
+// ping finds it itself.
+func (c *conn) keepalive(gossh.Conn) {
 	defer c.wg.Done()
+	if c.quirks()&quirkNoGlobalRequests != 0 {
+		c.log.Debug("keepalives by channel open: the server answers global requests with SSH_MSG_UNIMPLEMENTED",
+			"server", c.version.line(), "channel_type", pingChannelType)
+	}
 	tick := time.NewTicker(c.opts.ServerAliveInterval)
 	defer tick.Stop()
 	last := c.version.lastRead.Load()
 	missed := 0
+	// One ping at a time: while one waits for its answer, sending more
+	// would only queue them behind it.
+	var pinging atomic.Bool
 	for {
 		select {
 		case <-c.done:
@@ -34,12 +45,15 @@ func (c *conn) keepalive(client gossh.Conn) {
 			c.shutdown(ErrServerNotResponding)
 			return
 		}
-		// The reply only matters as traffic; the request waits on its own
-		// goroutine, which ends with the connection at the latest.
-		c.wg.Add(1)
-		go func() {
-			defer c.wg.Done()
-			_, _, _ = client.SendRequest("keepalive@openssh.com", true, nil)
-		}()
+		if pinging.CompareAndSwap(false, true) {
+			// The answer only matters as traffic; the ping ends with
+			// the connection at the latest.
+			if !c.goTracked(func() {
+				defer pinging.Store(false)
+				_ = c.ping(context.Background())
+			}) {
+				return
+			}
+		}
 	}
 }

@@ -80,6 +80,11 @@ func (s *Session) BlockingFlush(ctx context.Context) error {
 // alive or pad traffic (libssh ssh_send_ignore). x/crypto cannot send
 // SSH_MSG_IGNORE, so this sends a global request the server does not know
 // and therefore drops without a reply (RFC 4254 §4). It does not wait.
+//
+// A server that answers every global request with SSH_MSG_UNIMPLEMENTED
+// (tinysshd; see quirks.go) would end the connection that way, so for it
+// SendIgnore sends nothing and returns an error matching ErrUnsupported.
+// Other errors: ErrNotConnected, ErrNotAuthenticated.
 func (s *Session) SendIgnore(data []byte) error {
 	c, err := s.live()
 	if err != nil {
@@ -87,6 +92,9 @@ func (s *Session) SendIgnore(data []byte) error {
 	}
 	client, err := c.authenticatedClient()
 	if err != nil {
+		return err
+	}
+	if err := c.refuseGlobalRequest("send ignore"); err != nil {
 		return err
 	}
 	if _, _, err := client.SendRequest("ignore@libssh-go", false, data); err != nil {

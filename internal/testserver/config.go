@@ -96,6 +96,30 @@ type Config struct {
 	// negative closes the connection before anything is written.
 	DropAfter int
 
+	// GlobalRequestsUnimplemented answers every global request (RFC 4254
+	// §4), with or without want-reply, with SSH_MSG_UNIMPLEMENTED (RFC 4253
+	// §11.4) instead of a success or failure, as tinysshd does. The request
+	// never reaches the server's handlers; GlobalRequests still records it
+	// (OK false). Like NoExtInfo it makes the server rewrite its packets in
+	// flight (rewrite.go), which pins the key exchange to curve25519-sha256
+	// and the cipher to aes128-gcm@openssh.com (KeyExchanges and Ciphers
+	// are then ignored) and ends the connection at a re-key.
+	GlobalRequestsUnimplemented bool
+
+	// NoExtInfo withholds SSH_MSG_EXT_INFO (RFC 8308), so the client learns
+	// no server-sig-algs, as with Paramiko 2.12 or OpenSSH before 7.2; a
+	// client must then assume ssh-rsa (SHA-1) for RSA keys. It rewrites
+	// packets as GlobalRequestsUnimplemented does, with the same pinned
+	// algorithms.
+	NoExtInfo bool
+
+	// PublicKeyAuthAlgorithms, when not empty, are the only signature
+	// algorithms accepted for publickey authentication (x/crypto's
+	// ServerConfig.PublicKeyAuthAlgorithms): without "ssh-rsa" the server
+	// refuses SHA-1 RSA signatures, as OpenSSH 8.8 and later do by default.
+	// Nil accepts every algorithm x/crypto implements, ssh-rsa included.
+	PublicKeyAuthAlgorithms []string
+
 	// Exec, if non-nil, runs the commands of "exec" requests and the lines
 	// of the shell instead of the built-ins. It may call RunBuiltin to fall
 	// back to them. It runs on its own goroutine and must return once
@@ -229,6 +253,7 @@ func (c Config) resolve() (Config, []ssh.Signer, error) {
 	c.Ciphers = slices.Clone(c.Ciphers)
 	c.MACs = slices.Clone(c.MACs)
 	c.AuthSequence = slices.Clone(c.AuthSequence)
+	c.PublicKeyAuthAlgorithms = slices.Clone(c.PublicKeyAuthAlgorithms)
 
 	users := make(map[string]User, len(c.Users))
 	for name, u := range c.Users {

@@ -24,9 +24,13 @@ func (s *Server) serveConn(raw net.Conn) {
 	// network, as sshd's never does (sendqueue.go).
 	queued := s.newQueuedConn(conn)
 	defer queued.Close()
+	var transport net.Conn = queued
+	if s.rewrites() {
+		transport = newRewriteConn(s, queued) // rewrite.go
+	}
 
 	auth := &authState{srv: s, raw: raw, queue: queued}
-	sconn, chans, reqs, err := ssh.NewServerConn(queued, s.serverConfig(auth))
+	sconn, chans, reqs, err := ssh.NewServerConn(transport, s.serverConfig(auth))
 	if err != nil {
 		// The client gave up, failed to authenticate, or a fault
 		// struck; x/crypto has closed conn.
@@ -57,6 +61,7 @@ func (s *Server) serveConn(raw net.Conn) {
 				nc.Reject(ssh.ConnectionFailed, "testserver: connection closing")
 			}
 		default:
+			s.recordRefusedChannel(nc.ChannelType())
 			nc.Reject(ssh.Prohibited, "testserver: channel type "+nc.ChannelType()+" is not supported")
 		}
 	}
@@ -91,7 +96,14 @@ func (s *Server) serverConfig(auth *authState) *ssh.ServerConfig {
 			auth.pre = c // for BannerRepeat
 			s.handshakeDone(c)
 		},
-		ServerVersion: s.cfg.ServerVersion,
+		ServerVersion:           s.cfg.ServerVersion,
+		PublicKeyAuthAlgorithms: s.cfg.PublicKeyAuthAlgorithms,
+	}
+	if s.rewrites() {
+		// The rewriter must know the session keys: see rewrite.go.
+		c.Config.KeyExchanges = []string{rewriteKex}
+		c.Config.Ciphers = []string{rewriteCipher}
+		c.Config.Rand = rewriteRand{}
 	}
 	if banner := s.cfg.Banner; banner != "" {
 		c.BannerCallback = func(ssh.ConnMetadata) string { return banner }
@@ -101,6 +113,10 @@ func (s *Server) serverConfig(auth *authState) *ssh.ServerConfig {
 	}
 	return c
 }
+
+// rewrites reports whether the connections' packets are rewritten in flight
+// (rewrite.go).
+func (s *Server) rewrites() bool { return s.cfg.GlobalRequestsUnimplemented || s.cfg.NoExtInfo }
 
 // handshakeDone runs once the initial key exchange has completed, before
 // authentication.

@@ -130,13 +130,60 @@ func (s *Server) GlobalRequests() []RequestRecord {
 // the server is closed first. match is called without locks held and may
 // call other Server methods.
 func (s *Server) WaitRequest(ctx context.Context, match func(RequestRecord) bool) (RequestRecord, error) {
+	return s.waitRecord(ctx, func() []RequestRecord { return s.requests }, match)
+}
+
+// WaitGlobalRequest is WaitRequest for global requests: it blocks until a
+// global request for which match returns true has been recorded (before or
+// during the call) and returns it, or returns ctx.Err() or ErrServerClosed.
+func (s *Server) WaitGlobalRequest(ctx context.Context, match func(RequestRecord) bool) (RequestRecord, error) {
+	return s.waitRecord(ctx, func() []RequestRecord { return s.globalRequests }, match)
+}
+
+// RefusedChannels returns the type of every channel open the server refused
+// because it serves no channel of that type, in order, across all
+// connections.
+func (s *Server) RefusedChannels() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.refusedChannels)
+}
+
+// WaitRefusedChannels blocks until at least n channel opens have been
+// refused for their type (see RefusedChannels) and returns their types, or
+// returns ctx.Err() or ErrServerClosed.
+func (s *Server) WaitRefusedChannels(ctx context.Context, n int) ([]string, error) {
+	for {
+		closed := s.ctx.Err() != nil
+		s.mu.Lock()
+		if len(s.refusedChannels) >= n {
+			defer s.mu.Unlock()
+			return slices.Clone(s.refusedChannels), nil
+		}
+		changed := s.requestsChanged
+		s.mu.Unlock()
+		if closed {
+			return nil, ErrServerClosed
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.ctx.Done():
+		}
+	}
+}
+
+// waitRecord waits until list (called with s.mu held) holds a record that
+// match accepts; records seen once are not offered again.
+func (s *Server) waitRecord(ctx context.Context, list func() []RequestRecord, match func(RequestRecord) bool) (RequestRecord, error) {
 	seen := 0
 	for {
 		// Sample closed before scanning, so a request recorded just
 		// before Close is still found.
 		closed := s.ctx.Err() != nil
 		s.mu.Lock()
-		fresh := cloneRecords(s.requests[seen:])
+		fresh := cloneRecords(list()[seen:])
 		changed := s.requestsChanged
 		s.mu.Unlock()
 		for _, r := range fresh {
@@ -182,13 +229,26 @@ func (s *Server) recordRequest(r RequestRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requests = append(s.requests, r)
-	// Wake every WaitRequest: closing a channel is a broadcast.
-	close(s.requestsChanged)
-	s.requestsChanged = make(chan struct{})
+	s.recordedLocked()
 }
 
 func (s *Server) recordGlobalRequest(r RequestRecord) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.globalRequests = append(s.globalRequests, r)
+	s.recordedLocked()
+}
+
+func (s *Server) recordRefusedChannel(channelType string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusedChannels = append(s.refusedChannels, channelType)
+	s.recordedLocked()
+}
+
+// recordedLocked wakes every waiter of waitRecord: closing a channel is a
+// broadcast.
+func (s *Server) recordedLocked() {
+	close(s.requestsChanged)
+	s.requestsChanged = make(chan struct{})
 }

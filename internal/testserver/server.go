@@ -44,8 +44,9 @@ type Server struct {
 	negotiated      []ssh.NegotiatedAlgorithms
 	clientVersions  []string
 	requests        []RequestRecord
-	requestsChanged chan struct{} // closed and replaced on every new request
+	requestsChanged chan struct{} // closed and replaced on every new record
 	globalRequests  []RequestRecord
+	refusedChannels []string
 
 	fwd fwdRegistry // forward.go: live connections and forwarding records
 }

@@ -869,6 +869,14 @@ func TestGlobalRequestsAndChannelTypes(t *testing.T) {
 	if !errors.As(err, &oce) || oce.Reason != ssh.Prohibited {
 		t.Fatalf("unknown channel type: %v", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if got, err := s.WaitRefusedChannels(ctx, 1); err != nil || !slices.Equal(got, []string{"no-such-type"}) {
+		t.Fatalf("WaitRefusedChannels: %q, %v", got, err)
+	}
+	if r, err := s.WaitGlobalRequest(ctx, func(r RequestRecord) bool { return r.Type == "tcpip-forward" }); err != nil || r.OK {
+		t.Fatalf("WaitGlobalRequest: %+v, %v", r, err)
+	}
 }
 
 func TestCustomExec(t *testing.T) {
