@@ -235,7 +235,7 @@ func TestCurrentMode(t *testing.T) {
 		if err == nil && got.String() != c.value {
 			t.Errorf("Mode %d String() = %q, want %q", got, got.String(), c.value)
 		}
-		if Required() != (c.value != "") {
+		if Required() != (c.value == "1") {
 			t.Errorf("LIBSSH_INTEROP=%q: Required() = %v", c.value, Required())
 		}
 	}
@@ -309,4 +309,21 @@ func alive(pid int) bool {
 	s := string(stat)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// ./test.sh creates the test user that ModeRoot logs in; its name and password must be the
+// ones this package uses.
+func TestScriptTestUser(t *testing.T) {
+	script, err := os.ReadFile("../../test.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"readonly test_user=" + TestUser + "\n",
+		"readonly test_password=" + TestPassword + "\n",
+	} {
+		if !strings.Contains(string(script), want) {
+			t.Errorf("test.sh lacks %q", want)
+		}
+	}
 }
