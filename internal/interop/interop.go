@@ -47,10 +47,10 @@ const KeyPassphrase = "libsshtest-passphrase"
 // sshdPath is absolute because sshd re-executes itself and refuses a relative argv[0].
 const sshdPath = "/usr/sbin/sshd"
 
-// Env is a running sshd (and, unless Options.NoAgent, a running ssh-agent) made by Start for one
-// test or shared by the tests of a package. It is read-only after Start returns and safe to use
-// from several goroutines. Everything it started is stopped by the cleanup of the test passed to
-// Start.
+// Env is a running server, sshd made by Start or Dropbear made by StartDropbear (and, unless
+// NoAgent was set, a running ssh-agent), for one test or shared by the tests of a package. It is
+// read-only after Start returns and safe to use from several goroutines. Everything it started
+// is stopped by the cleanup of the test passed to Start.
 type Env struct {
 	Host string // always 127.0.0.1
 	Port int    // a free port chosen by Start
@@ -79,15 +79,18 @@ type Env struct {
 	// It is removed by the cleanup.
 	Dir string
 
-	// KnownHostsFile lists the host keys of this sshd, one "[127.0.0.1]:PORT type base64" line
-	// per key type (ed25519, ecdsa, rsa).
+	// KnownHostsFile lists the host keys of this server, one "[127.0.0.1]:PORT type base64"
+	// line per key type (ed25519, ecdsa, rsa).
 	KnownHostsFile string
 
-	// HostKeyFiles maps "ed25519", "ecdsa" and "rsa" to the private host key files of this sshd.
+	// HostKeyFiles maps "ed25519", "ecdsa" and "rsa" to the private host key files of this
+	// server, in its own format (OpenSSH's for sshd, Dropbear's for Dropbear); each has its
+	// public half in OpenSSH format beside it, in PATH.pub.
 	HostKeyFiles map[string]string
 
 	// Keys holds client keys made by ssh-keygen, all authorized for User: "ed25519", "ecdsa"
-	// and "rsa" without a passphrase, and "ed25519-enc" encrypted with KeyPassphrase.
+	// (P-256) and "rsa" without a passphrase, and "ed25519-enc" encrypted with KeyPassphrase;
+	// StartDropbear adds "ecdsa384" and "ecdsa521".
 	Keys map[string]Key
 
 	// AgentSock is the socket of a running ssh-agent that holds the "ed25519" and "rsa" keys.
@@ -235,17 +238,17 @@ func Start(t testing.TB, opts Options) *Env {
 	return e
 }
 
-// newEnv decides the Mode, checks what the server at serverPath and the client tools need, and
-// returns an Env with User, Password and the tool paths set. It skips or fails t as Start
+// newEnv decides the Mode, checks the server's programs (absolute paths) and the client
+// tools, and returns an Env with User, Password and the tool paths set. It skips or fails t as Start
 // documents.
-func newEnv(t testing.TB, server, serverPath string) *Env {
+func newEnv(t testing.TB, server string, serverPaths ...string) *Env {
 	t.Helper()
 	mode, err := CurrentMode()
 	if err != nil {
 		t.Fatalf("interop: %v", err)
 	}
 	e := &Env{Host: "127.0.0.1"}
-	if err := e.findTools(mode, serverPath); err != nil {
+	if err := e.findTools(mode, serverPaths); err != nil {
 		missing := errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
 		switch {
 		case mode == ModeRoot:
@@ -262,7 +265,7 @@ func newEnv(t testing.TB, server, serverPath string) *Env {
 
 // findTools checks everything Start needs from the machine for mode and fills in the user and
 // the tool paths.
-func (e *Env) findTools(mode Mode, serverPath string) error {
+func (e *Env) findTools(mode Mode, serverPaths []string) error {
 	if runtime.GOOS != "linux" {
 		return errors.New("interop tests run only on Linux")
 	}
@@ -273,8 +276,10 @@ func (e *Env) findTools(mode Mode, serverPath string) error {
 	case mode != ModeNonRoot && !root:
 		return errors.New("not running as root, which the servers need for passwords (PAM, /etc/shadow) and to log in as " + TestUser + "; LIBSSH_INTEROP=nonroot runs them as yourself")
 	}
-	if _, err := os.Stat(serverPath); err != nil {
-		return err
+	for _, p := range serverPaths {
+		if _, err := os.Stat(p); err != nil {
+			return err
+		}
 	}
 	for _, tool := range []struct {
 		name string
