@@ -59,7 +59,7 @@ func StartDropbear(t testing.TB, opts DropbearOptions) *Env {
 	if e.User != TestUser {
 		t.Skipf("interop: needs root: Dropbear 2022.83 reads keys only from ~/.ssh/authorized_keys, and as %s (LIBSSH_INTEROP=nonroot) that is your own file, which the harness does not change; run ./test.sh as root, or as %s", e.User, TestUser)
 	}
-	e.Dir = makeDir(t, e.PasswordAuth)
+	e.Dir = makeEnvDir(t, e.PasswordAuth)
 
 	// Host and client keys in parallel; the deferred Wait also runs if makeKeys fails t.
 	var hostErr error

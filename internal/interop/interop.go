@@ -228,7 +228,7 @@ func Start(t testing.TB, opts Options) *Env {
 	if needsPassword(opts.AuthenticationMethods) {
 		e.SkipWithoutPassword(t)
 	}
-	e.Dir = makeDir(t, e.PasswordAuth)
+	e.Dir = makeEnvDir(t, e.PasswordAuth)
 	e.writeAuthorizedKeys(t, e.makeKeys(t, true, baseClientKeys))
 	e.startSSHD(t, opts)
 	e.writeKnownHosts(t)
@@ -324,11 +324,17 @@ func (e *Env) findTools(mode Mode, serverPaths []string) error {
 	return nil
 }
 
-// makeDir creates Env.Dir. It is not t.TempDir: that path grows with the test name and would
-// overflow the 108-byte limit of the agent's socket path, and its 0700 parents would keep a
-// server running as root, acting as TestUser, from reading the authorized keys file; with
+// makeDir creates Env.Dir for a server that reads it as TestUser: makeEnvDir(t, true).
+func makeDir(t testing.TB) string {
+	t.Helper()
+	return makeEnvDir(t, true)
+}
+
+// makeEnvDir creates Env.Dir. It is not t.TempDir: that path grows with the test name and
+// would overflow the 108-byte limit of the agent's socket path, and its 0700 parents would keep
+// a server running as root, acting as TestUser, from reading the authorized keys file; with
 // otherUser set every parent is checked for that.
-func makeDir(t testing.TB, otherUser bool) string {
+func makeEnvDir(t testing.TB, otherUser bool) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "libssh-interop-")
 	if err != nil {
