@@ -160,21 +160,37 @@ type Algorithms struct {
 }
 
 // Algorithms returns the algorithms the last key exchange chose. They are
-// known once the server answered the "none" attempt (after UserauthNone);
-// before that it fails with ErrNotAuthenticated. It does not wait.
+// known from the moment Connect returns, while the handshake waits for the
+// host-key decision, which is when libssh programs print them. Until
+// authentication starts they are worked out from the two KEXINIT messages
+// (x/crypto reports its negotiation only to the first authentication
+// callback); from then on they are x/crypto's, re-keys included. It fails
+// with ErrNotConnected before Connect, and with ErrNotAuthenticated in the
+// rare case that the KEXINITs could not be read and authentication has not
+// started. It does not wait.
 func (s *Session) Algorithms() (Algorithms, error) {
 	c, err := s.live()
 	if err != nil {
 		return Algorithms{}, err
 	}
 	c.mu.Lock()
-	neg, client := c.negotiated, c.client
+	neg, client, kexRan := c.negotiated, c.client, c.hostKey != nil
 	c.mu.Unlock()
 	if m, ok := client.(gossh.AlgorithmsConnMetadata); ok {
 		neg = m.Algorithms() // current, re-keys included
 	}
+	if neg.KeyExchange == "" && kexRan && c.version != nil {
+		// The host key arrived: both KEXINITs went by before it.
+		out, okOut := c.version.kexOut.result()
+		in, okIn := c.version.kexIn.result()
+		if okOut && okIn {
+			if agreed, ok := agreeAlgorithms(out, in); ok {
+				neg = agreed
+			}
+		}
+	}
 	if neg.KeyExchange == "" {
-		return Algorithms{}, fmt.Errorf("%w: algorithms are known after the first authentication answer", ErrNotAuthenticated)
+		return Algorithms{}, fmt.Errorf("%w: the key exchange messages could not be read; algorithms are known after the first authentication answer", ErrNotAuthenticated)
 	}
 	mac := func(d gossh.DirectionAlgorithms) string {
 		if strings.Contains(d.Cipher, "gcm") || strings.Contains(d.Cipher, "poly1305") {

@@ -34,6 +34,10 @@ type keyIter struct {
 	probed  bool // keys[idx] passed its probe; unlock and sign next
 	agent   io.Closer
 	errs    []error
+	// pass is the passphrase the AuthCallback gave for keys[idx], kept so
+	// that a decryption interrupted by the ctx is retried without asking
+	// the user again.
+	pass string
 }
 
 func (it *keyIter) close() {
@@ -42,7 +46,7 @@ func (it *keyIter) close() {
 	}
 }
 
-func (it *keyIter) advance() { it.idx, it.probed = it.idx+1, false }
+func (it *keyIter) advance() { it.idx, it.probed, it.pass = it.idx+1, false, "" }
 
 // UserauthAgent authenticates with the keys of the SSH agent at
 // IdentityAgent or $SSH_AUTH_SOCK, each tried in turn (libssh
@@ -69,10 +73,21 @@ func (s *Session) UserauthAgent(ctx context.Context, user string) (AuthStatus, e
 // accept. It comes from passphrase, or else from the AuthCallback (with the
 // key file as identity). A key that cannot be read or decrypted is skipped;
 // one key's failure never stops the keys after it.
+//
+// Reading and decrypting a key file can take seconds (see
+// ParsePrivateKeyFile; about 20 s for an OpenSSH key of 2,048 bcrypt
+// rounds). ctx bounds that too: when it ends first, the call returns
+// AuthError with the ctx's error, the decryption stops, and the next call
+// resumes with the same key (without asking for its passphrase again).
+// Disconnect ends a decryption in progress; an RSA key's setup, which
+// cannot be interrupted, makes Disconnect wait for it, at most about 1.5 s.
 func (s *Session) UserauthPublicKeyAuto(ctx context.Context, user, passphrase string) (AuthStatus, error) {
 	return s.keysStep(ctx, user, kindAuto, passphrase, func(c *conn) (*keyIter, error) {
 		it := &keyIter{}
-		files := c.identityKeys()
+		files, err := c.identityKeys(ctx)
+		if err != nil {
+			return nil, err
+		}
 		agentKeys, closer, err := c.agentKeys(ctx)
 		if err == nil {
 			it.agent = closer
@@ -136,6 +151,9 @@ func (c *conn) keysStepLocked(ctx, callCtx context.Context, kind, passphrase str
 	}
 	if it == nil {
 		if it, err = build(c); err != nil {
+			if interrupted(ctx, err) {
+				return AuthError, err
+			}
 			return AuthDenied, err
 		}
 		it.kind = kind
@@ -176,7 +194,12 @@ func (c *conn) keysStepLocked(ctx, callCtx context.Context, kind, passphrase str
 		case !it.probed:
 			signer = c.newStepSigner(st, cand.pub, nil, cand.label)
 		default:
-			inner, err := c.unlock(ctx, cand, passphrase)
+			inner, err := c.unlock(ctx, it, cand, passphrase)
+			if interrupted(ctx, err) {
+				// Keep the iteration where it is: the next call decrypts
+				// this key again.
+				return AuthError, err
+			}
 			if err != nil {
 				it.errs = append(it.errs, err)
 				it.advance()
@@ -218,9 +241,18 @@ func (it *keyIter) settle(status AuthStatus, err error) (done bool, _ AuthStatus
 	return false, 0, nil
 }
 
+// interrupted reports whether err is ctx's end rather than a failure of the
+// key or the method.
+func interrupted(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err())
+}
+
 // unlock decrypts an identity the server accepted, with the passphrase
-// given or the one the AuthCallback supplies.
-func (c *conn) unlock(ctx context.Context, cand keyCandidate, passphrase string) (gossh.Signer, error) {
+// given or the one the AuthCallback supplies (asked once per key of it).
+func (c *conn) unlock(ctx context.Context, it *keyIter, cand keyCandidate, passphrase string) (gossh.Signer, error) {
+	if passphrase == "" {
+		passphrase = it.pass
+	}
 	if passphrase == "" {
 		c.sess.mu.Lock()
 		cb := c.sess.authCB
@@ -232,27 +264,28 @@ func (c *conn) unlock(ctx context.Context, cand keyCandidate, passphrase string)
 		if err != nil {
 			return nil, fmt.Errorf("%w: passphrase for %s: %w", ErrAuth, cand.path, err)
 		}
-		passphrase = p
+		passphrase, it.pass = p, p
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	k, err := ParsePrivateKeyFile(cand.path, passphrase)
-	if err != nil {
-		return nil, err
-	}
-	if cand.cert != nil {
-		if k, err = k.WithCertificate(cand.cert); err != nil {
+	return loadKey(ctx, c, cand.path, func(ctx context.Context) (gossh.Signer, error) {
+		k, err := parsePrivateKeyFile(ctx, cand.path, passphrase)
+		if err != nil {
 			return nil, err
 		}
-	}
-	return k.Signer(), nil
+		if cand.cert != nil {
+			if k, err = k.WithCertificate(cand.cert); err != nil {
+				return nil, err
+			}
+		}
+		return k.Signer(), nil
+	})
 }
 
 // identityKeys loads the identity files: the configured ones, then the
 // default names, each preceded by its certificate when one exists, as
-// OpenSSH tries them. Missing default files are skipped silently.
-func (c *conn) identityKeys() []keyCandidate {
+// OpenSSH tries them. Missing default files are skipped silently, and so
+// are unusable ones, with a log record. Each file is read under loadKey:
+// the only error is ctx's end (or the connection's).
+func (c *conn) identityKeys(ctx context.Context) ([]keyCandidate, error) {
 	paths := slices.Clone(c.opts.Identities)
 	for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
 		paths = append(paths, filepath.Join(c.opts.SSHDir, name))
@@ -267,35 +300,55 @@ func (c *conn) identityKeys() []keyCandidate {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
-		cand, err := loadIdentity(p)
+		type loaded struct {
+			cands []keyCandidate
+			err   error // why the identity is skipped
+		}
+		l, err := loadKey(ctx, c, p, func(context.Context) (loaded, error) {
+			cands, err := loadIdentity(p, c.opts.CertificateFiles)
+			return loaded{cands, err}, nil
+		})
 		if err != nil {
-			c.log.Warn("skipping identity", "path", p, "err", err)
+			return nil, err
+		}
+		if l.err != nil {
+			c.log.Warn("skipping identity", "path", p, "err", l.err)
 			continue
 		}
-		for _, certPath := range append([]string{p + "-cert.pub"}, c.opts.CertificateFiles...) {
-			cert, err := ParsePublicKeyFile(certPath)
-			if err != nil || cert.Certificate() == nil || !samePlainKey(cert.PublicKey(), cand.pub) {
-				continue
-			}
-			cc := cand
-			cc.pub, cc.cert, cc.label = cert.PublicKey(), cert, certPath
-			if cand.signer != nil {
-				if k, err := NewKeyFromSigner(cand.signer).WithCertificate(cert); err == nil {
-					cc.signer = k.Signer()
-				}
-			}
-			out = append(out, cc)
-			break
-		}
-		out = append(out, cand)
+		out = append(out, l.cands...)
 	}
-	return out
+	return out, nil
 }
 
-// loadIdentity reads an identity without a passphrase: the whole key when it
-// is not encrypted, else its public half (from the .pub file or the clear
+// loadIdentity reads the identity at path without a passphrase and returns
+// what to offer for it: the key with its certificate, if one of certFiles
+// (after path-cert.pub) certifies it, then the plain key.
+func loadIdentity(path string, certFiles []string) ([]keyCandidate, error) {
+	cand, err := loadIdentityKey(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, certPath := range append([]string{path + "-cert.pub"}, certFiles...) {
+		cert, err := ParsePublicKeyFile(certPath)
+		if err != nil || cert.Certificate() == nil || !samePlainKey(cert.PublicKey(), cand.pub) {
+			continue
+		}
+		cc := cand
+		cc.pub, cc.cert, cc.label = cert.PublicKey(), cert, certPath
+		if cand.signer != nil {
+			if k, err := NewKeyFromSigner(cand.signer).WithCertificate(cert); err == nil {
+				cc.signer = k.Signer()
+			}
+		}
+		return []keyCandidate{cc, cand}, nil
+	}
+	return []keyCandidate{cand}, nil
+}
+
+// loadIdentityKey reads an identity without a passphrase: the whole key when
+// it is not encrypted, else its public half (from the .pub file or the clear
 // part of an OpenSSH key), to be decrypted if the server accepts it.
-func loadIdentity(path string) (keyCandidate, error) {
+func loadIdentityKey(path string) (keyCandidate, error) {
 	k, err := ParsePrivateKeyFile(path, "")
 	if err == nil {
 		return keyCandidate{label: path, pub: k.PublicKey(), signer: k.Signer(), path: path}, nil

@@ -98,11 +98,25 @@ func (st *authStep) resolve(status AuthStatus, err error) {
 // just tried and parks until the next Userauth call.
 func (c *conn) authCallback(actx *gossh.ClientAuthContext) (gossh.AuthMethod, error) {
 	// x/crypto counts an attempt that died with the connection as a mere
-	// failure and asks for the next method; end the handshake instead.
-	if err := c.version.err(); err != nil {
+	// failure and asks for the next method, and ClientAuthContext does not
+	// say which it was. So before reading "denied" into the attempt, wait
+	// until x/crypto's reader shows it is alive: back in a socket read, so
+	// it decoded the reply. A reader that stopped on a corrupt packet (MAC
+	// failure, a length over x/crypto's limit) leaves the socket open but
+	// never reads again, and x/crypto then closes the transport.
+	switch err := c.version.awaitReader(c.done); {
+	case errors.Is(err, errTransportClosed):
+		// With no method (and no ClientConfig.Auth) x/crypto ends the
+		// handshake, with the attempt's own error: its reader's, the
+		// most precise cause ("ssh: MAC failure", "max packet length
+		// exceeded"). handshake() makes it match ErrDisconnected.
+		c.log.Warn("connection failed during authentication: x/crypto stopped reading (corrupt or oversized packet)")
+		return nil, nil
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", ErrDisconnected, err)
 	}
 	c.mu.Lock()
+	c.logBannerDropLocked()
 	a := &c.auth
 	a.abandoning, a.abandonedRounds = false, 0
 	a.noneDone = true

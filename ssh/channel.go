@@ -106,7 +106,14 @@ func (ch *Channel) open(ctx context.Context, kind string, payload []byte) error 
 			if errors.As(err, &oce) {
 				return nil, &OpenChannelError{Reason: oce.Reason, Message: oce.Message}
 			}
-			return nil, fmt.Errorf("ssh: open %s channel: %w", kind, err)
+			// Anything but a refusal means the connection is gone: the
+			// open could not be sent, or x/crypto dropped its channels
+			// because its read loop ended (it then answers "unexpected
+			// packet in response to channel open: <nil>"). That is also
+			// what a confirmation with a maximum packet size below 9 or
+			// over 2^31 does: x/crypto ends the whole connection on it,
+			// before this code sees the channel.
+			return nil, c.connLost("open "+kind+" channel", err)
 		}
 		ch.attach(xch, reqs)
 		return nil, nil

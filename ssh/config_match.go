@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -164,18 +165,28 @@ func (p *configParser) evalMatch(cond string) (bool, error) {
 // OpenSSH uses $SHELL; this library always uses /bin/sh, so that a login
 // shell's startup files cannot change what a config means. A command that
 // cannot be started at all is an error, as in OpenSSH.
+//
+// OpenSSH waits for the command however long it takes; here the parse's ctx
+// (Connect's) bounds it. When the ctx ends, the command's whole process
+// group is killed, so nothing it started outlives the ctx, and the error
+// matches the ctx's. What it leaves running in the background after
+// exiting by itself is left alone, as OpenSSH does.
 func (p *configParser) runMatchExec(command string) (bool, error) {
 	if runtime.GOOS == "windows" {
 		return false, fmt.Errorf("%w: Match exec needs a POSIX shell", ErrUnsupported)
 	}
 	p.log.Debug("ssh_config: Match exec", "command", command)
 	cmd := exec.CommandContext(p.ctx, "/bin/sh", "-c", command)
+	killGroupOnCancel(cmd)
 	err := cmd.Run()
+	if p.ctx.Err() != nil {
+		return false, fmt.Errorf("Match exec %q: %w", command, context.Cause(p.ctx))
+	}
 	if err == nil {
 		return true, nil
 	}
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && p.ctx.Err() == nil {
+	if errors.As(err, &ee) {
 		return false, nil
 	}
 	return false, fmt.Errorf("Match exec %q: %w", command, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -37,10 +38,14 @@ type conn struct {
 	hostDecision chan error // the application's verdict, read by the parked callback
 	hostAccepted bool
 	hostRefused  error
+	rekeyRefused *HostKeyError              // the changed key a re-key presented; it ended the connection
 	keyExchanges int                        // completed or running key exchanges, re-keys included
 	negotiated   gossh.NegotiatedAlgorithms // as the first auth callback saw them
 
-	banner string // the issue banner, once received
+	banner            string // the issue banner, once received; at most maxIssueBanner bytes
+	bannerDropped     int64  // banner bytes dropped over the limit
+	bannerDroppedMsgs int    // banner messages cut or dropped
+	bannerLogged      int64  // bannerDropped at the last warning
 
 	client   gossh.Conn // set when authentication succeeded
 	auth     authState
@@ -138,6 +143,7 @@ func (c *conn) shutdown(reason error) {
 		}
 		c.auth.failInflightLocked(c.err)
 		c.auth.iter.close() // a parked agent exchange must end too
+		c.logBannerDropLocked()
 		c.notifyLocked()
 		client := c.client
 		c.mu.Unlock()
@@ -184,8 +190,46 @@ func (c *conn) handshake(cfg *gossh.ClientConfig, addr string) {
 		c.wg.Add(1)
 		go c.keepalive(client)
 	}
-	_ = client.Wait()
-	c.shutdown(ErrDisconnected)
+	c.shutdown(c.endReason(client.Wait()))
+}
+
+// endReason is why an authenticated connection ended, as every later call
+// reports it. A host key refused at a re-key comes first: x/crypto's own
+// error is then often just the closed socket (when the re-key was ours).
+// Otherwise x/crypto's error is kept (a protocol violation such as a
+// channel confirmation with an invalid maximum packet size, a MAC failure,
+// a disconnect message), made to match ErrDisconnected; the peer's plain
+// close (io.EOF) is ErrDisconnected itself.
+func (c *conn) endReason(err error) error {
+	c.mu.Lock()
+	rekey := c.rekeyRefused
+	c.mu.Unlock()
+	switch {
+	case rekey != nil:
+		return &handshakeError{rekey}
+	case err == nil || errors.Is(err, io.EOF):
+		return ErrDisconnected
+	}
+	return wrapHandshakeError(err)
+}
+
+// connLost is the error of a request that the connection died under.
+// x/crypto reports such a request with whatever it saw: io.EOF for a
+// global request, "unexpected packet in response to channel open: <nil>"
+// for a channel open whose answer can no longer come. Why the connection
+// ended says more; it is known once the handshake goroutine recorded it,
+// which follows at once (x/crypto's read loop has ended), or at
+// Disconnect. The result matches ErrDisconnected.
+func (c *conn) connLost(what string, err error) error {
+	<-c.done
+	reason := c.closedErr()
+	if errors.Is(reason, ErrDisconnected) {
+		return fmt.Errorf("ssh: %s: %w", what, reason)
+	}
+	if reason == nil {
+		reason = err
+	}
+	return fmt.Errorf("ssh: %s: %w: %w", what, ErrDisconnected, reason)
 }
 
 // wrapHandshakeError keeps x/crypto's message but makes the error match
@@ -200,8 +244,17 @@ func wrapHandshakeError(err error) error {
 
 type handshakeError struct{ err error }
 
+// maxErrorText bounds the text of an error that carries what the server
+// said (a disconnect message may be 256 KiB): the error is copied into
+// every later call's error, and nobody reads more than this.
+const maxErrorText = 1 << 10
+
 func (e *handshakeError) Error() string {
 	msg := e.err.Error()
+	if len(msg) > maxErrorText {
+		cut := runeStart(msg, maxErrorText)
+		msg = fmt.Sprintf("%s... (%d more bytes)", msg[:cut], len(msg)-cut)
+	}
 	if len(msg) >= 4 && msg[:4] == "ssh:" {
 		return msg
 	}

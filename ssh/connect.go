@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -26,8 +27,12 @@ const clientVersion = "SSH-2.0-libssh_go_0.1"
 //
 // ctx and the Timeout option bound the whole TCP connect and key exchange: a
 // silent or stalled server makes Connect fail with an error matching
-// context.DeadlineExceeded (or context.Canceled). Errors: ErrHostnameRequired,
-// ErrAlreadyConnected, dial and handshake errors.
+// context.DeadlineExceeded (or context.Canceled); the message names
+// host:port. Errors: ErrHostnameRequired, ErrAlreadyConnected, ErrConnect
+// when the server cannot be reached (the name does not resolve, the
+// connection is refused or times out: errors.As still finds the
+// *net.OpError or *net.DNSError), and handshake errors, which match
+// ErrDisconnected or are a *HostKeyError.
 //
 // In non-blocking mode Connect starts all this in the background and
 // returns ErrAgain; calling it again returns ErrAgain until the connection
@@ -139,7 +144,7 @@ func (s *Session) connect(ctx context.Context) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("ssh: connect to %s: %w", opts.Host, ctx.Err())
+			err = fmt.Errorf("ssh: connect to %s: %w", net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port)), ctx.Err())
 		}
 		s.mu.Lock()
 		if s.conn == c {
@@ -163,8 +168,11 @@ func dial(ctx context.Context, opts Options) (net.Conn, error) {
 		ip := net.ParseIP(opts.BindAddress)
 		if ip == nil {
 			addrs, err := net.DefaultResolver.LookupIPAddr(ctx, opts.BindAddress)
-			if err != nil || len(addrs) == 0 {
-				return nil, fmt.Errorf("ssh: BindAddress %q: %w", opts.BindAddress, err)
+			if err == nil && len(addrs) == 0 {
+				err = &net.DNSError{Err: "no address", Name: opts.BindAddress, IsNotFound: true}
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%w: BindAddress %q: %w", ErrConnect, opts.BindAddress, err)
 			}
 			ip = addrs[0].IP
 		}
@@ -177,7 +185,9 @@ func dial(ctx context.Context, opts Options) (net.Conn, error) {
 	}
 	raw, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, fmt.Errorf("ssh: connect to %s: %w", addr, err)
+		// The *net.OpError (and the *net.DNSError or errno inside) stays
+		// reachable through errors.As and errors.Is.
+		return nil, fmt.Errorf("%w: connect to %s: %w", ErrConnect, addr, err)
 	}
 	return raw, nil
 }
@@ -205,12 +215,59 @@ func (c *conn) clientConfig() *gossh.ClientConfig {
 	return cfg
 }
 
+// maxIssueBanner bounds the issue banner kept for IssueBanner, across all
+// the banner messages of a connection. x/crypto bounds one message by its
+// 256 KiB packet limit, but a server may send any number of them (RFC 4252
+// §5.4 sets no limit), and they used to pile up whole. 64 KiB is a
+// thousand lines of 64 characters: far more than any login notice or a
+// terminal shows, so a real server's banner is always kept whole (sshd
+// itself refuses a Banner file over 1 MiB), while a hostile one costs at
+// most that much.
+const maxIssueBanner = 64 << 10
+
+// bannerCallback is x/crypto's BannerCallback: it appends message to the
+// issue banner, up to maxIssueBanner, and counts what it drops.
 func (c *conn) bannerCallback(message string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.banner += message
+	room := maxIssueBanner - len(c.banner)
+	kept := message
+	if len(message) > room {
+		kept = message[:runeStart(message, room)]
+		first := c.bannerDropped == 0
+		c.bannerDropped += int64(len(message) - len(kept))
+		c.bannerDroppedMsgs++
+		if first {
+			c.log.Warn("issue banner over the limit: keeping the first part, dropping the rest",
+				"limit", maxIssueBanner, "message_bytes", len(message))
+		}
+	}
+	c.banner += kept
 	c.notifyLocked()
 	return nil
+}
+
+// runeStart returns the largest n <= max at which s can be cut without
+// splitting a UTF-8 sequence.
+func runeStart(s string, max int) int {
+	n := max
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return n
+}
+
+// logBannerDropLocked reports, once per batch, how much issue banner was
+// dropped since the last report: at each authentication step and when the
+// connection ends, so an endless stream of banners logs twice, not
+// without end. c.mu must be held.
+func (c *conn) logBannerDropLocked() {
+	if c.bannerDropped == c.bannerLogged {
+		return
+	}
+	c.bannerLogged = c.bannerDropped
+	c.log.Warn("issue banner truncated", "kept_bytes", len(c.banner),
+		"dropped_bytes", c.bannerDropped, "dropped_messages", c.bannerDroppedMsgs)
 }
 
 // ServerBanner returns the server's identification line, such as
@@ -229,6 +286,8 @@ func (s *Session) ServerBanner() (string, error) {
 
 // IssueBanner returns the authentication banner the server sent (sshd's
 // Banner), available after UserauthNone; "" if the server sent none.
+// Several banner messages are joined. At most the first 64 KiB are kept;
+// the rest is dropped, and a warning says how much.
 func (s *Session) IssueBanner() (string, error) {
 	c, err := s.live()
 	if err != nil {

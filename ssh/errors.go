@@ -29,6 +29,14 @@ var (
 	// ErrAlreadyConnected is returned by Connect on a connected session.
 	ErrAlreadyConnected = errors.New("ssh: already connected")
 
+	// ErrConnect is wrapped by the error Connect returns when it cannot
+	// reach the server: the name does not resolve, the connection is
+	// refused, the network is unreachable, or the TCP connect timed out.
+	// The cause stays available: errors.As finds the *net.OpError or
+	// *net.DNSError, and errors.Is a syscall.Errno such as ECONNREFUSED or
+	// context.DeadlineExceeded. The message names host:port.
+	ErrConnect = errors.New("ssh: cannot reach the server")
+
 	// ErrHostnameRequired is returned by Connect when no host is set.
 	ErrHostnameRequired = errors.New("ssh: Hostname required")
 

@@ -188,7 +188,9 @@ func (s *Session) listenTCP(ctx context.Context, bindAddress string, port int, d
 			Port uint32
 		}{bindAddress, uint32(port)}))
 		if err != nil {
-			return nil, fmt.Errorf("ssh: tcpip-forward %s: %w", net.JoinHostPort(bindAddress, strconv.Itoa(port)), err)
+			// x/crypto fails a global request only when the connection
+			// is gone (a bare io.EOF); say so, and why.
+			return nil, c.connLost("tcpip-forward "+net.JoinHostPort(bindAddress, strconv.Itoa(port)), err)
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w: tcpip-forward %s", ErrRequestDenied, net.JoinHostPort(bindAddress, strconv.Itoa(port)))
@@ -268,7 +270,7 @@ func (s *Session) CancelForward(ctx context.Context, bindAddress string, port in
 			Port uint32
 		}{bindAddress, uint32(port)}))
 		if err != nil {
-			return nil, fmt.Errorf("ssh: cancel-tcpip-forward %s: %w", addr, err)
+			return nil, c.connLost("cancel-tcpip-forward "+addr, err)
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w: cancel-tcpip-forward %s", ErrRequestDenied, addr)
@@ -302,7 +304,7 @@ func (s *Session) listenUnix(ctx context.Context, path string, deliver func(pend
 	return c.forwarding().run(ctx, s, "streamlocal-forward "+path, true, deliver != nil, func() (*remoteListener, error) {
 		ok, _, err := client.SendRequest("streamlocal-forward@openssh.com", true, gossh.Marshal(struct{ Path string }{path}))
 		if err != nil {
-			return nil, fmt.Errorf("ssh: streamlocal-forward %s: %w", path, err)
+			return nil, c.connLost("streamlocal-forward "+path, err)
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w: streamlocal-forward %s", ErrRequestDenied, path)
@@ -351,7 +353,7 @@ func (s *Session) CancelForwardUnix(ctx context.Context, path string) error {
 	_, err = fw.run(ctx, s, "cancel-streamlocal-forward "+path, false, false, func() (*remoteListener, error) {
 		ok, _, err := client.SendRequest("cancel-streamlocal-forward@openssh.com", true, gossh.Marshal(struct{ Path string }{path}))
 		if err != nil {
-			return nil, fmt.Errorf("ssh: cancel-streamlocal-forward %s: %w", path, err)
+			return nil, c.connLost("cancel-streamlocal-forward "+path, err)
 		}
 		if !ok {
 			return nil, fmt.Errorf("%w: cancel-streamlocal-forward %s", ErrRequestDenied, path)

@@ -40,7 +40,9 @@ func (k KnownHostsState) String() string {
 }
 
 // ErrHostKeyChanged is wrapped by the *HostKeyError for a key that differs
-// from the recorded one, including a key that changes during a re-key.
+// from the recorded one, including a key that changes during a re-key. Such
+// a re-key ends the connection, and every later call's error is that
+// *HostKeyError, matching ErrNotConnected and ErrDisconnected as well.
 var ErrHostKeyChanged = errors.New("ssh: host key changed")
 
 // HostKeyError reports a host key that was refused, with what a UI needs to
@@ -88,12 +90,22 @@ func (c *conn) hostKeyCallback(_ string, _ net.Addr, key gossh.PublicKey) error 
 	c.mu.Lock()
 	c.keyExchanges++
 	if c.hostKey != nil {
-		same := bytes.Equal(c.hostKey.Marshal(), key.Marshal())
-		c.mu.Unlock()
-		if same {
+		if bytes.Equal(c.hostKey.Marshal(), key.Marshal()) {
+			c.mu.Unlock()
 			return nil
 		}
-		return c.hostKeyError(KnownHostsChanged, key, ErrHostKeyChanged)
+		// The refusal ends the connection; it is recorded so that every
+		// later call reports it, not a bare "not connected" (x/crypto's
+		// own error is often only the socket it closed).
+		err := c.hostKeyError(KnownHostsChanged, key, ErrHostKeyChanged)
+		if c.rekeyRefused == nil {
+			c.rekeyRefused = err
+		}
+		accepted := gossh.FingerprintSHA256(c.hostKey)
+		c.mu.Unlock()
+		c.log.Warn("the host key changed during a re-key; ending the connection",
+			"fingerprint", err.Fingerprint, "accepted", accepted)
+		return err
 	}
 	c.hostKey = key
 	c.notifyLocked()

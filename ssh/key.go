@@ -2,11 +2,11 @@ package ssh
 
 import (
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/des"
 	"crypto/md5"
-	"crypto/pbkdf2"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -124,12 +124,28 @@ func (e *keyParseError) Unwrap() []error {
 // from it), that is larger than 1 MiB, or whose content is not a supported
 // key. The legacy PEM encryption cannot tell a wrong passphrase from damaged
 // data, so damaged legacy-encrypted files report ErrPassphraseRequired too.
+//
+// The work a file can cost is bounded. An RSA key whose modulus exceeds
+// 16,384 bits, with a prime over 8,192 bits or with more than 5 primes, is
+// refused (ErrInvalidKey) before any arithmetic, in every format; so is an
+// OpenSSH key asking for more than 2,048 bcrypt rounds or a PKCS#8 key for
+// more than 2²³ PBKDF2 iterations. Within the limits, decrypting an OpenSSH
+// key costs about 10 ms per bcrypt round (ssh-keygen's default of 16 about
+// 0.15 s, 2,048 rounds about 20 s) and the largest RSA key without its CRT
+// values about 1.5 s. ParsePrivateKeyFile cannot be interrupted; the
+// Userauth methods that read key files give up at their ctx instead.
 func ParsePrivateKeyFile(path, passphrase string) (*Key, error) {
+	return parsePrivateKeyFile(context.Background(), path, passphrase)
+}
+
+// parsePrivateKeyFile is ParsePrivateKeyFile with a ctx that interrupts the
+// key derivation of an encrypted key.
+func parsePrivateKeyFile(ctx context.Context, path, passphrase string) (*Key, error) {
 	data, err := readKeyFile(path)
 	if err != nil {
 		return nil, err
 	}
-	k, err := parsePrivateKey(data, passphrase, path)
+	k, err := parsePrivateKey(ctx, data, passphrase, path)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +159,7 @@ func ParsePrivateKeyFile(path, passphrase string) (*Key, error) {
 // It reads the formats ParsePrivateKeyFile reads, with the same passphrase
 // rules, and returns the same errors (except those about the file).
 func ParsePrivateKeyBase64(b64, passphrase string) (*Key, error) {
-	return parsePrivateKey([]byte(b64), passphrase, "")
+	return parsePrivateKey(context.Background(), []byte(b64), passphrase, "")
 }
 
 // ParsePublicKeyFile reads a public key file such as id_ed25519.pub or
@@ -181,7 +197,7 @@ func ParsePublicKeyFile(path string) (*Key, error) {
 
 // publicFromPrivate returns the public half of a private key file's content.
 func publicFromPrivate(data []byte, where string) (*Key, error) {
-	k, err := parsePrivateKey(data, "", where)
+	k, err := parsePrivateKey(context.Background(), data, "", where)
 	if err == nil {
 		return &Key{pub: k.pub}, nil
 	}
@@ -436,8 +452,10 @@ func checkKeyFileInfo(fi os.FileInfo) error {
 }
 
 // parsePrivateKey parses the content of a private key file. where names the
-// source in errors ("" for text given by the caller).
-func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
+// source in errors ("" for text given by the caller). ctx interrupts the key
+// derivation of an encrypted key (bcrypt_pbkdf, PBKDF2); the rest of the
+// work is bounded by the size limits of key_rsa_limits.go.
+func parsePrivateKey(ctx context.Context, data []byte, passphrase, where string) (*Key, error) {
 	block, _ := pem.Decode(data)
 	if block == nil {
 		return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: errors.New("no PEM-armoured private key found")}
@@ -446,7 +464,12 @@ func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
 		// x/crypto does not read encrypted PKCS#8 (what `openssl pkcs8
 		// -topk8` and `ssh-keygen -m PKCS8 -N pass` write); libssh does,
 		// through OpenSSL.
-		return parseEncryptedPKCS8(block.Bytes, passphrase, where)
+		return parseEncryptedPKCS8(ctx, block.Bytes, passphrase, where)
+	}
+	if !strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+		if err := checkRSALimits(block.Type, block.Bytes); err != nil {
+			return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: err}
+		}
 	}
 
 	raw, err := xssh.ParseRawPrivateKey(data)
@@ -455,7 +478,14 @@ func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
 		if passphrase == "" {
 			return nil, &keyParseError{kind: ErrPassphraseRequired, where: where, err: err}
 		}
-		raw, err = xssh.ParseRawPrivateKeyWithPassphrase(data, []byte(passphrase))
+		raw, err = parseEncryptedPEM(ctx, block, data, passphrase)
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil, interruptedKeyError(where, err)
+		}
+		var limit *keyLimitError
+		if errors.As(err, &limit) {
+			return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: limit.err}
+		}
 		if err != nil {
 			// OpenSSH keys carry a check value, so x/crypto tells a wrong
 			// passphrase apart (x509.IncorrectPasswordError). The legacy
@@ -471,6 +501,63 @@ func parsePrivateKey(data []byte, passphrase, where string) (*Key, error) {
 		return nil, &keyParseError{kind: ErrInvalidKey, where: where, err: err}
 	}
 	return keyFromRaw(raw, where)
+}
+
+// keyLimitError marks a decrypted key refused by the size limits, which
+// says that the passphrase was right (noise does not decode as a key).
+type keyLimitError struct{ err error }
+
+func (e *keyLimitError) Error() string { return e.err.Error() }
+
+// checkRSALimits applies the RSA size limits to an unencrypted PEM block's
+// content, by its type.
+func checkRSALimits(pemType string, der []byte) error {
+	switch pemType {
+	case "RSA PRIVATE KEY":
+		return checkPKCS1Limits(der)
+	case "PRIVATE KEY":
+		return checkPKCS8Limits(der)
+	case "OPENSSH PRIVATE KEY":
+		return checkOpenSSHLimits(der)
+	}
+	return nil
+}
+
+// parseEncryptedPEM decrypts and parses an encrypted OpenSSH key or a PEM
+// block with the legacy OpenSSL encryption.
+func parseEncryptedPEM(ctx context.Context, block *pem.Block, data []byte, passphrase string) (any, error) {
+	if block.Type == "OPENSSH PRIVATE KEY" {
+		// x/crypto's own decryption cannot be interrupted; ours can, and
+		// hands x/crypto the decrypted key.
+		plain, err := decryptOpenSSHKey(ctx, block.Bytes, passphrase)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkOpenSSHLimits(plain); err != nil {
+			return nil, &keyLimitError{err}
+		}
+		return xssh.ParseRawPrivateKey(pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: plain}))
+	}
+	if block.Type == "RSA PRIVATE KEY" && x509.IsEncryptedPEMBlock(block) {
+		// Decrypting costs one MD5 (EVP_BytesToKey), so decrypting twice
+		// to check the sizes before x/crypto parses costs nothing.
+		// DecryptPEMBlock is deprecated because the scheme is weak, not
+		// wrong; x/crypto decrypts these files with it too.
+		if der, err := x509.DecryptPEMBlock(block, []byte(passphrase)); err == nil {
+			if err := checkPKCS1Limits(der); err != nil {
+				return nil, &keyLimitError{err}
+			}
+		}
+	}
+	return xssh.ParseRawPrivateKeyWithPassphrase(data, []byte(passphrase))
+}
+
+// interruptedKeyError reports a key derivation that ctx ended.
+func interruptedKeyError(where string, err error) error {
+	if where == "" {
+		return fmt.Errorf("ssh: decrypting key: %w", err)
+	}
+	return fmt.Errorf("ssh: decrypting %s: %w", where, err)
 }
 
 // legacyEncryptedPEM reports whether block uses OpenSSL's traditional PEM
@@ -519,7 +606,8 @@ var (
 )
 
 // maxPBKDF2Iterations bounds the work a key file can ask for, as x/crypto
-// bounds bcrypt rounds: OpenSSL writes 2048, and a few million take seconds.
+// bounds bcrypt rounds: OpenSSL writes 2048, and a few million take seconds
+// (this maximum about 4 s with HMAC-SHA1, which ctx interrupts).
 const maxPBKDF2Iterations = 1 << 23
 
 type pkcs8AlgorithmID struct {
@@ -544,7 +632,7 @@ type pbkdf2Parameters struct {
 	PRF        pkcs8AlgorithmID `asn1:"optional"`
 }
 
-func parseEncryptedPKCS8(der []byte, passphrase, where string) (*Key, error) {
+func parseEncryptedPKCS8(ctx context.Context, der []byte, passphrase, where string) (*Key, error) {
 	invalid := func(err error) error {
 		return &keyParseError{kind: ErrInvalidKey, where: where, err: fmt.Errorf("encrypted PKCS#8: %w", err)}
 	}
@@ -612,9 +700,9 @@ func parseEncryptedPKCS8(der []byte, passphrase, where string) (*Key, error) {
 	if passphrase == "" {
 		return nil, &keyParseError{kind: ErrPassphraseRequired, where: where, err: errors.New("encrypted PKCS#8 key")}
 	}
-	key, err := pbkdf2.Key(prf, passphrase, kdf.Salt, kdf.Iterations, keyLen)
+	key, err := pbkdf2Key(ctx, prf, passphrase, kdf.Salt, kdf.Iterations, keyLen)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, interruptedKeyError(where, err)
 	}
 	block, err := newCipher(key)
 	if err != nil {
@@ -653,6 +741,9 @@ func parseEncryptedPKCS8(der []byte, passphrase, where string) (*Key, error) {
 		return nil, wrong
 	}
 	// The passphrase was right; what fails now is the key itself.
+	if err := checkPKCS8Limits(der); err != nil {
+		return nil, invalid(err)
+	}
 	raw, err := x509.ParsePKCS8PrivateKey(der)
 	if err != nil {
 		return nil, invalid(err)

@@ -3,6 +3,7 @@ package ssh
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,6 +194,11 @@ func TestKnownHostsInteropChanged(t *testing.T) {
 	s := khInteropSession(t, env, kh, StrictHostKeyChecking("no"))
 	if st, err := s.IsKnownServer(); st != KnownHostsChanged || err != nil {
 		t.Fatalf("IsKnownServer = %v, %v", st, err)
+	}
+	// OpenSSH names the offending entry; KnownHostsMatch names the same one.
+	m, err := s.KnownHostsMatch()
+	if want := fmt.Sprintf("Offending ED25519 key in %s:%d", m.File, m.Line); err != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("KnownHostsMatch = %+v, %v; OpenSSH said:\n%s", m, err, out)
 	}
 	st, err := khInteropLogin(t, env, s)
 	var hk *HostKeyError

@@ -424,18 +424,10 @@ func (c *conn) knownHostsCheck(key gossh.PublicKey) (knownHostsResult, error) {
 // ErrHostKeyNotVerified and ErrKnownHostsFile when a file exists but cannot
 // be used. Malformed lines are skipped (and logged), never an error. The
 // call reads files only; it does not wait on the network.
+//
+// KnownHostsMatch gives the same state with the entry behind it.
 func (s *Session) IsKnownServer() (KnownHostsState, error) {
-	c, err := s.live()
-	if err != nil {
-		return KnownHostsUnknown, err
-	}
-	c.mu.Lock()
-	key := c.hostKey
-	c.mu.Unlock()
-	if key == nil {
-		return KnownHostsUnknown, fmt.Errorf("%w: no host key received yet", ErrNotConnected)
-	}
-	res, err := c.knownHostsCheck(key)
+	c, res, err := s.checkServerKey()
 	if err != nil {
 		return res.state, err
 	}
@@ -445,6 +437,57 @@ func (s *Session) IsKnownServer() (KnownHostsState, error) {
 		}
 	}
 	return res.state, nil
+}
+
+// KnownHostsMatch is what the known_hosts files say about the server's
+// key, with the entry that decided it and where that entry is.
+type KnownHostsMatch struct {
+	State KnownHostsState
+	// Entry is the deciding entry: for KnownHostsOK the one holding the key
+	// (or the @cert-authority that signed its certificate); for
+	// KnownHostsChanged the one holding another key of the same type (the
+	// "Offending key" of OpenSSH's warning), or with CheckHostIP the
+	// address's entry; for KnownHostsOther the first entry of another type;
+	// for a revoked key the @revoked entry. Its Key is nil when no entry
+	// decided (KnownHostsUnknown, KnownHostsNotFound).
+	Entry KnownHostsEntry
+	File  string // the file holding Entry; "" when none
+	Line  int    // Entry's 1-based line number in File; 0 when none
+}
+
+// KnownHostsMatch checks the server's host key as IsKnownServer does and
+// returns the state together with the entry that decided it, so that a
+// program can warn as OpenSSH does ("Offending ED25519 key in
+// /home/u/.ssh/known_hosts:3") before any authentication attempt. libssh's
+// ssh_session_get_known_hosts_entry gives the entry; this also gives its
+// place. Unlike IsKnownServer it decides nothing, not even for
+// KnownHostsOK: it only reads the files.
+//
+// Errors are IsKnownServer's; with a *HostKeyError the match is still
+// filled in as far as it is known.
+func (s *Session) KnownHostsMatch() (KnownHostsMatch, error) {
+	_, res, err := s.checkServerKey()
+	m := KnownHostsMatch{State: res.state}
+	if res.entry != nil {
+		m.Entry, m.File, m.Line = res.entry.KnownHostsEntry, res.entry.file, res.entry.line
+	}
+	return m, err
+}
+
+// checkServerKey runs knownHostsCheck on the live connection's host key.
+func (s *Session) checkServerKey() (*conn, knownHostsResult, error) {
+	c, err := s.live()
+	if err != nil {
+		return nil, knownHostsResult{state: KnownHostsUnknown}, err
+	}
+	c.mu.Lock()
+	key := c.hostKey
+	c.mu.Unlock()
+	if key == nil {
+		return c, knownHostsResult{state: KnownHostsUnknown}, fmt.Errorf("%w: no host key received yet", ErrNotConnected)
+	}
+	res, err := c.knownHostsCheck(key)
+	return c, res, err
 }
 
 // orderHostKeyAlgorithms returns opts.HostKeyAlgorithms with the algorithms

@@ -785,6 +785,16 @@ func TestKnownHostsIsKnownServerStates(t *testing.T) {
 			if st != c.want || err != nil {
 				t.Fatalf("IsKnownServer = %v, %v; want %v", st, err, c.want)
 			}
+			// The place of the deciding entry, which a UI prints as
+			// OpenSSH does ("Offending ED25519 key in FILE:LINE"), without
+			// attempting authentication to get it.
+			m, err := s.KnownHostsMatch()
+			if err != nil || m.State != c.want || m.Line != c.line || (c.line != 0) != (m.File == kh) || (c.line != 0) != (m.Entry.Key != nil) {
+				t.Fatalf("KnownHostsMatch = %+v, %v; want state %v line %d in %s", m, err, c.want, c.line, kh)
+			}
+			if c.want == KnownHostsChanged && m.Entry.Key.Type() != gossh.KeyAlgoED25519 {
+				t.Fatalf("the offending entry holds a %s key", m.Entry.Key.Type())
+			}
 			// Not OK: nothing accepted; the default policy refuses.
 			_, err = s.UserauthNone(testCtx(t), "")
 			var hk *HostKeyError

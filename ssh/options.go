@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -129,23 +130,57 @@ func invalid(name, value string, format string, args ...any) error {
 }
 
 // Hostname sets the host to connect to (libssh SSH_OPTIONS_HOST). As in
-// libssh, "user@host" also sets the user. An IPv6 literal may be given in
-// brackets.
+// libssh, "user@host" also sets the user. An IPv6 address may be given bare
+// or in brackets.
+//
+// A port is not part of the value: libssh parses SSH_OPTIONS_HOST with
+// ssh_config_parse_uri(..., ignore_port) and never takes a port from it, so
+// "user@host:2222" would only fail later, at Connect, naming a host that
+// does not exist. SetOption refuses such a value (and "[::1]:2222", and URIs)
+// with an *OptionError that says to set the port with Port, and a name
+// starting with '-'.
 func Hostname(host string) Option {
 	return Option{"Hostname", func(o *Options) error {
-		h := host
+		h, user := host, ""
 		if at := strings.LastIndexByte(h, '@'); at >= 0 {
-			u := h[:at]
-			if err := validUser(u); err != nil {
+			user, h = h[:at], h[at+1:]
+			if err := validUser(user); err != nil {
 				return &OptionError{Option: "Hostname", Value: host, Err: err}
 			}
-			o.User, h = u, h[at+1:]
 		}
-		if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
-			h = h[1 : len(h)-1]
+		withPort := func(name, port string) error {
+			if n, err := strconv.Atoi(port); err == nil && n > 0 && n <= 65535 {
+				return invalid("Hostname", host, "%q carries a port: give the host alone and the port with Port(%d)", name+":"+port, n)
+			}
+			return invalid("Hostname", host, "%q is neither a host name nor an IPv6 address (a port goes in the Port option)", h)
+		}
+		if strings.HasPrefix(h, "[") {
+			inner, rest, ok := strings.Cut(h[1:], "]")
+			switch {
+			case !ok:
+				return invalid("Hostname", host, "unterminated [")
+			case strings.HasPrefix(rest, ":"):
+				return withPort(h[:len(inner)+2], rest[1:])
+			case rest != "":
+				return invalid("Hostname", host, "junk after ]")
+			}
+			h = inner
+		} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+			// Colons belong only to IPv6 addresses (with an optional zone).
+			if _, err := netip.ParseAddr(h); err != nil {
+				return withPort(h[:i], h[i+1:])
+			}
 		}
 		if h == "" || strings.ContainsFunc(h, badNameRune) {
 			return invalid("Hostname", host, "empty, or contains white space or control characters")
+		}
+		// As OpenSSH's valid_hostname and libssh: a name starting with '-'
+		// is an option that ended up in the wrong place ("whoami -h").
+		if strings.HasPrefix(h, "-") {
+			return invalid("Hostname", host, "a host name does not start with '-'")
+		}
+		if user != "" {
+			o.User = user
 		}
 		o.Host = h
 		return nil
@@ -284,7 +319,10 @@ func ProxyCommand(command string) Option {
 }
 
 // ProxyJump sets the jump hosts, "[user@]host[:port]" separated by commas
-// (OpenSSH ProxyJump). "none" clears it.
+// (OpenSSH ProxyJump). "none" clears it. Connect refuses, before dialling,
+// a chain OpenSSH refuses as a "jumphost loop": the last hop, as written,
+// naming the destination (same host, port and user), or a hop naming the
+// one after it.
 func ProxyJump(jumps string) Option {
 	return Option{"ProxyJump", func(o *Options) error {
 		if strings.ContainsFunc(jumps, func(r rune) bool { return r < ' ' || r == ' ' }) {

@@ -18,6 +18,8 @@ func TestSetOptionRejectsBadValuesNamingTheOption(t *testing.T) {
 		{Hostname(""), "Hostname"},
 		{Hostname("bad host"), "Hostname"},
 		{Hostname("@host"), "Hostname"},
+		{Hostname("-h"), "Hostname"},
+		{Hostname("u@-oProxyCommand=x"), "Hostname"},
 		{User("a\nb"), "User"},
 		{KeyExchange("no-such-kex"), "KeyExchange"},
 		{KeyExchange(""), "KeyExchange"},
@@ -164,6 +166,37 @@ func TestStringsOfOutOfRangeValues(t *testing.T) {
 	for _, s := range []string{AuthStatus(-1).String(), AuthStatus(99).String(), KnownHostsState(42).String(), AuthMethods(0xffff).String()} {
 		if s == "" {
 			t.Error("empty string")
+		}
+	}
+}
+
+// TestHostnameRefusesAPort: libssh's SSH_OPTIONS_HOST takes "[user@]host"
+// and never a port (ssh_config_parse_uri with ignore_port), so
+// "user@host:port" would fail only at Connect, with a confusing error.
+// SetOption refuses it at once and says to use Port; IPv6 addresses, bare
+// or in brackets, are still host names.
+func TestHostnameRefusesAPort(t *testing.T) {
+	for _, bad := range []string{"user@127.0.0.1:57199", "127.0.0.1:22", "example.org:2222", "[::1]:2222", "u@[fe80::1]:22", "ssh://example.org", "[::1"} {
+		s := NewSession()
+		err := s.SetOption(Hostname(bad))
+		var oe *OptionError
+		if !errors.As(err, &oe) || oe.Option != "Hostname" || !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("Hostname(%q): %v, want an *OptionError for Hostname", bad, err)
+			continue
+		}
+		if strings.Contains(bad, "]:") || strings.Count(bad, ":") == 1 && !strings.Contains(bad, "//") {
+			if !strings.Contains(err.Error(), "Port") {
+				t.Errorf("Hostname(%q): %q does not say to use Port", bad, err)
+			}
+		}
+		if o := s.Options(); o.Host != "" || o.User != NewSession().Options().User {
+			t.Errorf("Hostname(%q) refused but left host %q user %q", bad, o.Host, o.User)
+		}
+	}
+	for in, want := range map[string]string{"::1": "::1", "[::1]": "::1", "u@fe80::1%eth0": "fe80::1%eth0", "u@[2001:db8::1]": "2001:db8::1", "h.example": "h.example"} {
+		s := NewSession()
+		if err := s.SetOption(Hostname(in)); err != nil || s.Options().Host != want {
+			t.Errorf("Hostname(%q): %v, host %q, want %q", in, err, s.Options().Host, want)
 		}
 	}
 }

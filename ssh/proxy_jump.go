@@ -24,6 +24,10 @@ const (
 	maxJumpDepth = 8
 )
 
+// errJumpLoop is wrapped by the *OptionError of a ProxyJump chain that
+// OpenSSH refuses as a "jumphost loop".
+var errJumpLoop = errors.New("jump host loop")
+
 // jumpHost is one element of a ProxyJump list.
 type jumpHost struct {
 	user string // "" = from the hop's configuration
@@ -156,7 +160,8 @@ func (s *Session) dialTransport(ctx context.Context, opts Options) (net.Conn, er
 // its StrictHostKeyChecking, and authenticated with authenticateHop; the
 // next hop, and finally the destination, is reached through a direct-tcpip
 // channel (RFC 4254 §7.2) of the hop before. The returned conn owns the
-// hops: closing it disconnects them all.
+// hops: closing it disconnects them all. A chain OpenSSH refuses as a
+// jumphost loop (checkJumpLoop) is refused before anything is dialled.
 func (s *Session) dialJump(ctx context.Context, opts Options) (net.Conn, error) {
 	orig := opts.configHost
 	if orig == "" {
@@ -186,18 +191,20 @@ func (s *Session) dialJump(ctx context.Context, opts Options) (net.Conn, error) 
 		chain.disconnectHops()
 		return nil, err
 	}
-	for i, h := range hops {
+	for _, h := range hops {
 		hop, err := newHopSession(opts, h, cb)
 		if err != nil {
 			return fail(fmt.Errorf("ssh: jump host %s: %w", h, err))
 		}
 		chain.hops = append(chain.hops, hop)
-		// OpenSSH's "jumphost loop" check: a hop, as written, that names
-		// the destination itself.
-		if h.host == opts.Host && cmp.Or(h.port, 22) == opts.Port && cmp.Or(h.user, opts.User) == opts.User {
-			return fail(&OptionError{Option: "ProxyJump", Value: opts.ProxyJump,
-				Err: fmt.Errorf("jump host loop via %s", h)})
-		}
+	}
+	// The whole chain is checked before anything is dialled: ssh runs
+	// every check (one per nested ssh) before its innermost hop connects.
+	if err := checkJumpLoop(opts, hops, chain.hops); err != nil {
+		return fail(err)
+	}
+	for i, hop := range chain.hops {
+		h := hops[i]
 		if i > 0 {
 			ho := hop.Options()
 			ch, err := chain.openDirect(ctx, i-1, ho.Host, ho.Port)
@@ -222,6 +229,37 @@ func (s *Session) dialJump(ctx context.Context, opts Options) (net.Conn, error) 
 	}
 	chain.chanConn = ch
 	return chain, nil
+}
+
+// checkJumpLoop applies OpenSSH's "jumphost loop" rule to a chain. ssh.c
+// compares only the last hop (options.jump_host), as written, with the
+// destination as resolved: the host name after HostName and lowercasing,
+// the port (22 when the hop gives none, whatever the configuration says
+// for it) and the user (the destination's when the hop gives none); it
+// refuses when all three are equal. Earlier hops may name the destination:
+// "-J u@h:A,u@h:B -p A u@h" goes out through A and back in.
+//
+// ssh then runs the rest of the chain as the ProxyCommand
+// "ssh [-l user] [-p port] -J h1,...,hn-1 hn", whose own check compares
+// hn-1 with hn resolved by its configuration, and so on down the chain. So
+// each hop is compared with the next one, and two equal hops in a row are a
+// loop too. hops are the parsed hops, sessions their Sessions (options
+// resolved, not connected).
+func checkJumpLoop(dest Options, hops []jumpHost, sessions []*Session) error {
+	loops := func(h jumpHost, o Options) bool {
+		return h.host == strings.ToLower(o.Host) && cmp.Or(h.port, 22) == o.Port && cmp.Or(h.user, o.User) == o.User
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		next := dest
+		if i+1 < len(hops) {
+			next = sessions[i+1].Options()
+		}
+		if loops(hops[i], next) {
+			return &OptionError{Option: "ProxyJump", Value: dest.ProxyJump,
+				Err: fmt.Errorf("%w via %s", errJumpLoop, hops[i])}
+		}
+	}
+	return nil
 }
 
 // newHopSession makes the Session of one jump host: its name, user and port

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bytes"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -13,9 +14,12 @@ import (
 //
 //   - it records the server's identification line as it passes, because
 //     x/crypto keeps it private until authentication is over while libssh
-//     programs print it right after connecting;
-//   - it remembers the first read or write error, so the auth engine can
-//     tell a dead connection from a refused method;
+//     programs print it right after connecting, and for the same reason
+//     the first KEXINIT of each direction;
+//   - it remembers the first read or write error, and shows whether
+//     x/crypto's reader is alive (waiting in a socket read) or gone (the
+//     transport failed or x/crypto closed it), so the auth engine can tell
+//     a dead connection from a refused method;
 //   - it reads ahead in large blocks: x/crypto's 4 KiB bufio.Reader makes
 //     about two socket reads per 32 KiB packet, where one read here serves
 //     several packets.
@@ -29,11 +33,23 @@ type transport struct {
 	r, w    int
 	pending error // a read error that came with data, reported after it
 
+	// Reader liveness (awaitReader). x/crypto stops reading for good when a
+	// packet fails to decrypt or announces an impossible length, with the
+	// socket intact; it then closes the transport.
+	live    sync.Mutex
+	reading bool          // the reader is waiting in Conn.Read
+	closed  bool          // Close was called
+	wake    chan struct{} // closed when reading or closed changes; nil without a waiter
+
 	// The identification line.
 	versionDone atomic.Bool // set once the line is complete; checked without the lock
 	mu          sync.Mutex
 	prelude     []byte
 	version     string
+
+	// The first KEXINIT each way, for Algorithms before authentication
+	// (algorithms_kexinit.go).
+	kexIn, kexOut kexInitSniffer
 }
 
 // readAhead is the read-ahead block: large enough for several maximum-size
@@ -53,9 +69,13 @@ func (t *transport) Read(p []byte) (int, error) {
 		if t.pending != nil {
 			return 0, t.pending
 		}
+		t.setReading(true)
 		n, err := t.Conn.Read(t.rbuf)
 		if err != nil {
-			t.failed.CompareAndSwap(nil, &err)
+			t.failed.CompareAndSwap(nil, &err) // before setReading wakes awaitReader
+		}
+		t.setReading(false)
+		if err != nil {
 			if n == 0 {
 				return 0, err
 			}
@@ -66,6 +86,7 @@ func (t *transport) Read(p []byte) (int, error) {
 			t.scan(t.rbuf[:n])
 			t.mu.Unlock()
 		}
+		t.kexIn.feed(t.rbuf[:n])
 		t.r, t.w = 0, n
 		t.lastRead.Store(time.Now().UnixNano())
 	}
@@ -97,10 +118,75 @@ func (t *transport) scan(data []byte) {
 
 func (t *transport) Write(p []byte) (int, error) {
 	n, err := t.Conn.Write(p)
+	t.kexOut.feed(p[:n])
 	if err != nil {
 		t.failed.CompareAndSwap(nil, &err)
 	}
 	return n, err
+}
+
+// Close closes the connection and tells a waiting awaitReader.
+func (t *transport) Close() error {
+	t.live.Lock()
+	t.closed = true
+	t.wakeLocked()
+	t.live.Unlock()
+	return t.Conn.Close()
+}
+
+func (t *transport) setReading(r bool) {
+	t.live.Lock()
+	t.reading = r
+	t.wakeLocked()
+	t.live.Unlock()
+}
+
+func (t *transport) wakeLocked() {
+	if t.wake != nil {
+		close(t.wake)
+		t.wake = nil
+	}
+}
+
+// errTransportClosed: x/crypto closed the transport, which it does when its
+// reader stopped on a packet it could not decode (a MAC failure, a packet
+// length beyond its 256 KiB limit).
+var errTransportClosed = errors.New("the connection was closed while authenticating")
+
+// awaitReader waits until x/crypto's reader shows whether it is alive, and
+// returns nil when it is (waiting in a socket read, so every packet that
+// arrived was decoded), or why it is not: the socket error, or
+// errTransportClosed. x/crypto's reader never reads again after it failed,
+// and its key-exchange goroutine then closes the transport, so one of the
+// two always happens. done (the connection's end) also ends the wait.
+//
+// Only a call made after a reply was decoded may use it: a read that was
+// under way before proves nothing about that reply.
+func (t *transport) awaitReader(done <-chan struct{}) error {
+	for {
+		if err := t.err(); err != nil {
+			return err
+		}
+		t.live.Lock()
+		if t.closed {
+			t.live.Unlock()
+			return errTransportClosed
+		}
+		if t.reading {
+			t.live.Unlock()
+			return nil
+		}
+		if t.wake == nil {
+			t.wake = make(chan struct{})
+		}
+		wake := t.wake
+		t.live.Unlock()
+		select {
+		case <-wake:
+		case <-done:
+			return ErrDisconnected
+		}
+	}
 }
 
 // err returns the error that killed the transport, or nil.

@@ -23,8 +23,12 @@ var allMethods = []string{methodPublicKey, methodPassword, methodKeyboardInterac
 // every callback from the goroutine running ssh.NewServerConn, one at a
 // time, so the fields need no lock.
 type authState struct {
-	srv *Server
-	raw net.Conn // the TCP connection, for FaultDisconnectInAuth
+	srv   *Server
+	raw   net.Conn              // the TCP connection, for FaultDisconnectInAuth
+	queue *queuedConn           // its write queue, for BannerRepeat's back pressure
+	pre   ssh.ServerPreAuthConn // for BannerRepeat's extra banners
+
+	bannersSent bool // BannerRepeat's banners went out (or failed)
 
 	step    int  // index of the current Config.AuthSequence step
 	faulted bool // the auth fault has struck on this connection
@@ -97,6 +101,9 @@ func (a *authState) user(conn ssh.ConnMetadata) (User, bool) {
 // none decides the "none" method, which x/crypto routes here because
 // NoClientAuth is set.
 func (a *authState) none(conn ssh.ConnMetadata) (*ssh.Permissions, error) {
+	if err := a.repeatBanner(); err != nil {
+		return nil, err
+	}
 	if u, ok := a.user(conn); ok && u.NoneAuth && len(a.srv.cfg.AuthSequence) == 0 {
 		return nil, nil
 	}
@@ -210,4 +217,28 @@ func (a *authState) log(conn ssh.ConnMetadata, method string, err error) {
 	}
 	a.password, a.responses = "", nil
 	a.srv.recordAuth(at)
+}
+
+// repeatBanner sends the banners of Config.BannerRepeat after the one
+// x/crypto sent (BannerCallback), the first time "none" is tried. Each
+// waits until the one before reached the network, so a client that reads
+// slowly slows the server down instead of growing its queue.
+func (a *authState) repeatBanner() error {
+	cfg := a.srv.cfg
+	if a.bannersSent || cfg.Banner == "" || cfg.BannerRepeat == 0 || cfg.BannerRepeat == 1 || a.pre == nil {
+		return nil
+	}
+	a.bannersSent = true
+	for n := 1; cfg.BannerRepeat < 0 || n < cfg.BannerRepeat; n++ {
+		if err := a.queue.waitFlushed(); err != nil {
+			return err
+		}
+		if err := a.srv.ctx.Err(); err != nil {
+			return ErrServerClosed
+		}
+		if err := a.pre.SendAuthBanner(cfg.Banner); err != nil {
+			return err
+		}
+	}
+	return nil
 }

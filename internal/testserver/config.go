@@ -48,6 +48,16 @@ type Config struct {
 	// "none" probe. Empty sends no banner.
 	Banner string
 
+	// BannerRepeat is the number of times Banner is sent, each time in its
+	// own SSH_MSG_USERAUTH_BANNER, all before the answer to the first
+	// "none" request. Zero means once. Negative means without end, as a
+	// hostile server might: that "none" request is never answered, and
+	// banners go out as fast as the client reads them until it closes the
+	// connection or the Server is closed. It is ignored when Banner is
+	// empty. A client reads at most 256 KiB per message (x/crypto's packet
+	// limit), so a large total needs a Banner below that and a repeat.
+	BannerRepeat int
+
 	// KeyExchanges, Ciphers and MACs restrict the server's algorithms. Nil
 	// means x/crypto's defaults; names x/crypto does not implement are
 	// ignored.

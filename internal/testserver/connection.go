@@ -25,7 +25,7 @@ func (s *Server) serveConn(raw net.Conn) {
 	queued := s.newQueuedConn(conn)
 	defer queued.Close()
 
-	auth := &authState{srv: s, raw: raw}
+	auth := &authState{srv: s, raw: raw, queue: queued}
 	sconn, chans, reqs, err := ssh.NewServerConn(queued, s.serverConfig(auth))
 	if err != nil {
 		// The client gave up, failed to authenticate, or a fault
@@ -87,8 +87,11 @@ func (s *Server) serverConfig(auth *authState) *ssh.ServerConfig {
 		KeyboardInteractiveCallback: first.KeyboardInteractiveCallback,
 		VerifiedPublicKeyCallback:   auth.verifiedPublicKey,
 		AuthLogCallback:             auth.log,
-		PreAuthConnCallback:         s.handshakeDone,
-		ServerVersion:               s.cfg.ServerVersion,
+		PreAuthConnCallback: func(c ssh.ServerPreAuthConn) {
+			auth.pre = c // for BannerRepeat
+			s.handshakeDone(c)
+		},
+		ServerVersion: s.cfg.ServerVersion,
 	}
 	if banner := s.cfg.Banner; banner != "" {
 		c.BannerCallback = func(ssh.ConnMetadata) string { return banner }

@@ -29,8 +29,10 @@ type queuedConn struct {
 	net.Conn
 
 	mu      sync.Mutex
-	cond    *sync.Cond
+	cond    *sync.Cond // signalled for the writer: data queued, or closing
+	flushed *sync.Cond // broadcast when the writer finished a write or ended
 	queue   []byte
+	writing bool  // the writer is sending a swapped-out buffer
 	err     error // the first write error; later writes return it
 	closing bool
 	done    chan struct{} // closed when the writer ended
@@ -41,6 +43,7 @@ type queuedConn struct {
 func (s *Server) newQueuedConn(c net.Conn) *queuedConn {
 	q := &queuedConn{Conn: c, done: make(chan struct{})}
 	q.cond = sync.NewCond(&q.mu)
+	q.flushed = sync.NewCond(&q.mu)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -67,9 +70,17 @@ func (q *queuedConn) Write(p []byte) (int, error) {
 
 func (q *queuedConn) writer() {
 	defer close(q.done)
+	defer func() {
+		q.mu.Lock()
+		q.writing = false
+		q.flushed.Broadcast()
+		q.mu.Unlock()
+	}()
 	var out []byte
 	for {
 		q.mu.Lock()
+		q.writing = false
+		q.flushed.Broadcast()
 		for len(q.queue) == 0 && !q.closing && q.err == nil {
 			q.cond.Wait()
 		}
@@ -79,6 +90,7 @@ func (q *queuedConn) writer() {
 		}
 		// Swap buffers: the writer sends one while Write fills the other.
 		out, q.queue = q.queue, out[:0]
+		q.writing = true
 		q.mu.Unlock()
 		if _, err := q.Conn.Write(out); err != nil {
 			q.mu.Lock()
@@ -90,12 +102,32 @@ func (q *queuedConn) writer() {
 	}
 }
 
+// waitFlushed waits until the writer has handed everything queued so far to
+// the network, which happens only as fast as the client reads. It is the
+// back pressure for a sender that would otherwise queue without bound
+// (Config.BannerRepeat). It fails once the connection failed or is closing.
+func (q *queuedConn) waitFlushed() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for (len(q.queue) > 0 || q.writing) && q.err == nil && !q.closing {
+		q.flushed.Wait()
+	}
+	switch {
+	case q.err != nil:
+		return q.err
+	case q.closing:
+		return net.ErrClosed
+	}
+	return nil
+}
+
 // Close sends what is queued (for at most flushTimeout, in case the peer
 // does not read), then closes the connection.
 func (q *queuedConn) Close() error {
 	q.mu.Lock()
 	q.closing = true
 	q.cond.Broadcast()
+	q.flushed.Broadcast()
 	q.mu.Unlock()
 	_ = q.Conn.SetWriteDeadline(time.Now().Add(flushTimeout))
 	<-q.done

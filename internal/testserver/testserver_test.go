@@ -342,6 +342,41 @@ func TestBanner(t *testing.T) {
 	}
 }
 
+func TestBannerRepeat(t *testing.T) {
+	s := New(t, Config{Banner: "hello\n", BannerRepeat: 5, Users: map[string]User{"alice": {Password: "pw"}}})
+	var banners []string
+	cfg := clientConfig(s, "alice", ssh.Password("pw"))
+	cfg.BannerCallback = func(msg string) error {
+		banners = append(banners, msg)
+		return nil
+	}
+	connect(t, s, cfg)
+	if len(banners) != 5 || banners[4] != "hello\n" {
+		t.Fatalf("banners: %q", banners)
+	}
+}
+
+// An endless banner stream never answers "none"; it ends when the client
+// gives up, and Close (the cleanup) still returns.
+func TestBannerRepeatForever(t *testing.T) {
+	s := New(t, Config{Banner: strings.Repeat("x", 64<<10), BannerRepeat: -1, Users: map[string]User{"alice": {Password: "pw"}}})
+	n := 0
+	errEnough := errors.New("enough banners")
+	cfg := clientConfig(s, "alice", ssh.Password("pw"))
+	cfg.BannerCallback = func(msg string) error {
+		if n++; n == 200 {
+			return errEnough
+		}
+		return nil
+	}
+	if _, err := dial(t, s, cfg); err == nil {
+		t.Fatal("login succeeded past an endless banner")
+	}
+	if n != 200 {
+		t.Fatalf("%d banners, want 200", n)
+	}
+}
+
 func TestVersionAndAlgorithms(t *testing.T) {
 	s := New(t, Config{
 		ServerVersion:     "SSH-2.0-Custom_1.0",
