@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -207,9 +208,9 @@ func TestDropbearHostKeys(t *testing.T) {
 func TestDropbearExec(t *testing.T) {
 	env := interop.StartDropbear(t, interop.DropbearOptions{NoAgent: true})
 	s := dropbearLoggedIn(t, env)
-	ctx := testCtx(t)
 
 	t.Run("exit codes and stderr", func(t *testing.T) {
+		ctx := testCtx(t)
 		res, err := s.Exec(ctx, "echo out; echo err >&2; exit 42", nil)
 		if err != nil || string(res.Stdout) != "out\n" || string(res.Stderr) != "err\n" || res.ExitStatus != 42 {
 			t.Fatalf("%+v, %v", res, err)
@@ -224,6 +225,7 @@ func TestDropbearExec(t *testing.T) {
 	})
 
 	t.Run("stdin", func(t *testing.T) {
+		ctx := testCtx(t)
 		res, err := s.Exec(ctx, "tr a-z A-Z", strings.NewReader("through dropbear\n"))
 		if err != nil || string(res.Stdout) != "THROUGH DROPBEAR\n" || res.ExitStatus != 0 {
 			t.Fatalf("%+v, %v", res, err)
@@ -231,6 +233,7 @@ func TestDropbearExec(t *testing.T) {
 	})
 
 	t.Run("signal", func(t *testing.T) {
+		ctx := testCtx(t)
 		ch := openSession(t, s)
 		if err := ch.RequestExec(ctx, "echo started; exec sleep 100"); err != nil {
 			t.Fatal(err)
@@ -252,6 +255,7 @@ func TestDropbearExec(t *testing.T) {
 	})
 
 	t.Run("shell in a pty", func(t *testing.T) {
+		ctx := testCtx(t)
 		env.SkipWithoutPTY(t)
 		ch := openSession(t, s)
 		if err := ch.RequestPty(ctx, "xterm-256color", 100, 30); err != nil {
@@ -273,6 +277,7 @@ func TestDropbearExec(t *testing.T) {
 	})
 
 	t.Run("env is refused", func(t *testing.T) {
+		ctx := testCtx(t)
 		// Dropbear 2022.83 handles no "env" request (RFC 4254 §6.4 lets a
 		// server refuse any), and the channel stays usable.
 		ch := openSession(t, s)
@@ -296,10 +301,10 @@ func TestDropbearTransfer64MiB(t *testing.T) {
 	}
 	env := interop.StartDropbear(t, interop.DropbearOptions{NoAgent: true})
 	s := dropbearLoggedIn(t, env)
-	ctx := testCtx(t)
 	const n = 64 << 20
 
 	t.Run("upload", func(t *testing.T) {
+		ctx := transferCtx(t)
 		want := sha256.New()
 		res, err := s.Exec(ctx, "sha256sum", io.TeeReader(&patternReader{left: n}, want))
 		if err != nil || res.ExitStatus != 0 || !strings.HasPrefix(string(res.Stdout), hex.EncodeToString(want.Sum(nil))) {
@@ -308,6 +313,7 @@ func TestDropbearTransfer64MiB(t *testing.T) {
 	})
 
 	t.Run("download", func(t *testing.T) {
+		ctx := transferCtx(t)
 		ch := openSession(t, s)
 		// The hash is taken by the shell itself, from a copy, before it
 		// exits. Dropbear, unlike sshd, closes the channel once the command
@@ -342,9 +348,9 @@ func TestDropbearTransfer64MiB(t *testing.T) {
 func TestDropbearForwarding(t *testing.T) {
 	env := interop.StartDropbear(t, interop.DropbearOptions{NoAgent: true})
 	s := dropbearLoggedIn(t, env)
-	ctx := testCtx(t)
 
 	t.Run("direct-tcpip to a local echo server", func(t *testing.T) {
+		ctx := testCtx(t)
 		host, port := splitPort(t, fwdEchoServer(t, "tcp"))
 		ch, err := s.NewChannel()
 		if err != nil {
@@ -360,6 +366,7 @@ func TestDropbearForwarding(t *testing.T) {
 	})
 
 	t.Run("direct-tcpip to a closed port", func(t *testing.T) {
+		ctx := testCtx(t)
 		dead := fwdListen(t, "tcp", "127.0.0.1:0")
 		_, deadPort := splitPort(t, dead.Addr().String())
 		dead.Close()
@@ -374,7 +381,8 @@ func TestDropbearForwarding(t *testing.T) {
 		t.Logf("Dropbear refused with %v: %q", oce.Reason, oce.Message)
 	})
 
-	t.Run("remote forward 64 MiB; cancel is refused", func(t *testing.T) {
+	t.Run("remote forward 16 MiB; cancel is refused", func(t *testing.T) {
+		ctx := transferCtx(t)
 		port, err := s.ListenForward(ctx, "127.0.0.1", 0)
 		if err != nil || port == 0 {
 			t.Fatalf("ListenForward: %d, %v", port, err)
@@ -390,7 +398,9 @@ func TestDropbearForwarding(t *testing.T) {
 		}
 		defer ch.Close()
 		go fwdEchoHandler(ch.NetConn(), nil)
-		if err := fwdExchange(t, tc, 64<<20); err != nil {
+		// 16 MiB: hundreds of rounds of Dropbear's 24 KiB window each way,
+		// at a quarter of the time 64 MiB takes under -race.
+		if err := fwdExchange(t, tc, 16<<20); err != nil {
 			t.Fatal(err)
 		}
 		// Dropbear refuses cancel-tcpip-forward (DESIGN.md); the refusal is
@@ -403,7 +413,8 @@ func TestDropbearForwarding(t *testing.T) {
 		}
 	})
 
-	t.Run("-L -R -D carry HTTP", func(t *testing.T) {
+	t.Run("-L, -R and DialContext carry HTTP", func(t *testing.T) {
+		ctx := testCtx(t)
 		web := fwdHTTPServer(t)
 		host, port := splitPort(t, web)
 		local, err := s.LocalForward(ctx, Forward{ListenHost: "127.0.0.1", ConnectHost: host, ConnectPort: port})
@@ -428,6 +439,7 @@ func TestDropbearForwarding(t *testing.T) {
 	})
 
 	t.Run("direct-streamlocal is refused", func(t *testing.T) {
+		ctx := testCtx(t)
 		// Dropbear 2022.83 has no Unix-socket forwarding.
 		sock := filepath.Join(worldDir(t), "echo.sock")
 		fwdServe(t, fwdListen(t, "unix", sock), fwdEchoHandler)
@@ -531,6 +543,15 @@ func TestDropbearTruncatedDownload(t *testing.T) {
 			})
 		}
 	}
+}
+
+// transferCtx bounds a test that moves tens of MiB through Dropbear's
+// 24 KiB window: 10 s when the machine is idle, several times that on a
+// loaded machine under -race, so testCtx's 30 s would flake.
+func transferCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // dropbearExecChannel opens a session channel on s running command.
