@@ -194,7 +194,7 @@ func TestInteropAgentForwarding(t *testing.T) {
 
 	t.Run("ForwardAgent", func(t *testing.T) {
 		s := interopSession(t, env, ForwardAgent(true), IdentityAgent(env.AgentSock))
-		if st, err := s.UserauthPassword(testCtx(t), "", env.Password); st != AuthSuccess {
+		if st, err := s.UserauthAgent(testCtx(t), ""); st != AuthSuccess {
 			t.Fatalf("login: %v, %v", st, err)
 		}
 		if got := run(t, s); got != string(want) {

@@ -70,6 +70,7 @@ func interopWhoami(t *testing.T, s *Session) string {
 
 func TestInteropPasswordAndPAMKeyboardInteractive(t *testing.T) {
 	env := interop.Start(t, interop.Options{NoAgent: true})
+	env.SkipWithoutPassword(t)
 	t.Run("keyboard-interactive", func(t *testing.T) {
 		s := interopSession(t, env)
 		if st, err := s.UserauthNone(testCtx(t), ""); st != AuthDenied || err != nil {

@@ -212,6 +212,7 @@ func TestWeztermLoopAgainstTestServer(t *testing.T) {
 
 func TestWeztermLoopAgainstOpenSSH(t *testing.T) {
 	env := interop.Start(t, interop.Options{NoAgent: true})
+	env.SkipWithoutPTY(t)
 	s := interopLoggedIn(t, env)
 	input := bytes.Repeat([]byte("wezterm feeds stdin in pieces\n"), 4000)
 	jobs := loopJobs(input, "echo TERM=$TERM\nexit 2\n", "TERM=xterm", "head -c 3000000 /dev/zero", 3000000)

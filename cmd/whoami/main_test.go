@@ -211,6 +211,7 @@ func TestDemoReadsAnswersFromAPipe(t *testing.T) {
 // known.
 func TestDemoAgainstSSHD(t *testing.T) {
 	env := interop.Start(t, interop.Options{NoAgent: true})
+	env.SkipWithoutPassword(t)
 	kh := demoHome(t)
 	t.Setenv(passwordEnv, env.Password)
 	target := fmt.Sprintf("%s@%s", env.User, env.Addr)

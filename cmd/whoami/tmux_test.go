@@ -107,6 +107,7 @@ func TestDemoInTmux(t *testing.T) {
 		},
 		"sshd": func(t *testing.T) target {
 			env := interop.Start(t, interop.Options{NoAgent: true})
+			env.SkipWithoutPassword(t)
 			return target{env.User, env.Addr, env.Password}
 		},
 	} {

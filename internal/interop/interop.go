@@ -1,18 +1,28 @@
-// Package interop starts a real OpenSSH sshd and ssh-agent for interoperability tests.
+// Package interop starts real SSH servers (OpenSSH's sshd, Dropbear) and ssh-agent for
+// interoperability tests.
 //
 // Each call to Start runs its own sshd on 127.0.0.1 with a private configuration, host keys and
-// client keys made by ssh-keygen, so tests never depend on the machine's sshd or ~/.ssh. Logins go
-// to the CI test user (TestUser), which .ci/run creates; sshd therefore runs as root so that PAM
-// can check TestPassword and sessions can switch to that user.
+// client keys made by ssh-keygen, so tests never depend on the machine's sshd or ~/.ssh.
 //
-// Without sshd, root or the test user the tests skip, unless LIBSSH_INTEROP=1 (set by CI), which
-// turns anything missing into a failure.
+// LIBSSH_INTEROP chooses how (see Mode):
+//
+//   - LIBSSH_INTEROP=1 (ModeRoot; ./test.sh as root, and so CI): the servers run as root and log
+//     in the test user (TestUser), which ./test.sh creates, so that PAM can check TestPassword
+//     and sessions can switch to that user. Anything missing fails the test.
+//   - LIBSSH_INTEROP=nonroot (ModeNonRoot; ./test.sh without root): the servers run as the
+//     current user, on a free port, and log in that user with public keys. A non-root sshd
+//     cannot check a password (PAM and /etc/shadow need root), so the password and
+//     keyboard-interactive cases skip, naming why (Env.SkipWithoutPassword), and so do the
+//     other cases that need root (a pty on some machines, a server that is not installed).
+//   - unset: as LIBSSH_INTEROP=1 when running as root with everything installed; otherwise the
+//     tests skip with the reason.
 package interop
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -23,8 +33,9 @@ import (
 	"testing"
 )
 
-// TestUser and TestPassword are the CI test account that .ci/run creates; sshd checks the
-// password through PAM for both password and keyboard-interactive authentication.
+// TestUser and TestPassword are the test account that ./test.sh creates when it runs as root
+// (its test_user and test_password must stay equal to these); sshd checks the password through
+// PAM for both password and keyboard-interactive authentication.
 const (
 	TestUser     = "libsshtest"
 	TestPassword = "libsshtest-pw"
@@ -36,31 +47,50 @@ const KeyPassphrase = "libsshtest-passphrase"
 // sshdPath is absolute because sshd re-executes itself and refuses a relative argv[0].
 const sshdPath = "/usr/sbin/sshd"
 
-// Env is a running sshd (and, unless Options.NoAgent, a running ssh-agent) made by Start for one
-// test or shared by the tests of a package. It is read-only after Start returns and safe to use
-// from several goroutines. Everything it started is stopped by the cleanup of the test passed to
-// Start.
+// Env is a running server, sshd made by Start or Dropbear made by StartDropbear (and, unless
+// NoAgent was set, a running ssh-agent), for one test or shared by the tests of a package. It is
+// read-only after Start returns and safe to use from several goroutines. Everything it started
+// is stopped by the cleanup of the test passed to Start.
 type Env struct {
 	Host string // always 127.0.0.1
 	Port int    // a free port chosen by Start
 	Addr string // Host:Port
 
-	User     string // TestUser
-	Password string // TestPassword
+	// User is the account the server logs in: TestUser in ModeRoot, the current user in
+	// ModeNonRoot.
+	User string
+
+	// Password is User's password, TestPassword, when PasswordAuth is true; empty otherwise.
+	Password string
+
+	// PasswordAuth reports whether the server can check Password (password and, for sshd,
+	// keyboard-interactive logins). It is true only in ModeRoot: a server running as an
+	// ordinary user can read neither /etc/shadow nor use PAM. Tests of those methods call
+	// SkipWithoutPassword.
+	PasswordAuth bool
+
+	// PTY reports whether the server can allocate pseudo-terminals (pty-req). It is always
+	// true as root; as an ordinary user only when devpts gives new terminals group tty, see
+	// SkipWithoutPTY.
+	PTY        bool
+	ptyProblem string
 
 	// Dir is the temporary directory holding the configuration, keys, logs and sockets.
 	// It is removed by the cleanup.
 	Dir string
 
-	// KnownHostsFile lists the host keys of this sshd, one "[127.0.0.1]:PORT type base64" line
-	// per key type (ed25519, ecdsa, rsa).
+	// KnownHostsFile lists the host keys of this server, one "[127.0.0.1]:PORT type base64"
+	// line per key type (ed25519, ecdsa, rsa).
 	KnownHostsFile string
 
-	// HostKeyFiles maps "ed25519", "ecdsa" and "rsa" to the private host key files of this sshd.
+	// HostKeyFiles maps "ed25519", "ecdsa" and "rsa" to the private host key files of this
+	// server, in its own format (OpenSSH's for sshd, Dropbear's for Dropbear); each has its
+	// public half in OpenSSH format beside it, in PATH.pub.
 	HostKeyFiles map[string]string
 
 	// Keys holds client keys made by ssh-keygen, all authorized for User: "ed25519", "ecdsa"
-	// and "rsa" without a passphrase, and "ed25519-enc" encrypted with KeyPassphrase.
+	// (P-256) and "rsa" without a passphrase, and "ed25519-enc" encrypted with KeyPassphrase;
+	// StartDropbear adds "ecdsa384" and "ecdsa521".
 	Keys map[string]Key
 
 	// AgentSock is the socket of a running ssh-agent that holds the "ed25519" and "rsa" keys.
@@ -72,7 +102,8 @@ type Env struct {
 	SSHAddBin    string // ssh-add
 
 	sshAgentBin string
-	uid, gid    int // TestUser's, for the authorized keys file
+	uid, gid    int    // User's, for the authorized keys file
+	home        string // User's home directory
 }
 
 // Key is a client key pair made by ssh-keygen.
@@ -98,9 +129,89 @@ type Options struct {
 	NoAgent bool
 }
 
-// Required reports whether interop tests must run rather than skip: LIBSSH_INTEROP=1, as CI sets.
+// Mode is how interop tests run; the environment variable LIBSSH_INTEROP chooses it.
+type Mode int
+
+const (
+	// ModeAuto (LIBSSH_INTEROP unset or empty) runs the tests as ModeRoot does when the process
+	// is root and everything is installed, and skips them otherwise.
+	ModeAuto Mode = iota
+	// ModeRoot (LIBSSH_INTEROP=1) runs the servers as root, logging in TestUser with
+	// TestPassword or keys. Anything missing, root included, fails the test.
+	ModeRoot
+	// ModeNonRoot (LIBSSH_INTEROP=nonroot) runs the servers as the current user, who must not
+	// be root, logging in that user with keys. Cases that need root skip, saying why: a
+	// password, a pty (see SkipWithoutPTY), a server that is not installed. Anything else that
+	// goes wrong fails the test.
+	ModeNonRoot
+)
+
+// String returns the LIBSSH_INTEROP value that selects m.
+func (m Mode) String() string {
+	switch m {
+	case ModeRoot:
+		return "1"
+	case ModeNonRoot:
+		return "nonroot"
+	}
+	return ""
+}
+
+// CurrentMode returns the Mode LIBSSH_INTEROP selects. Any value other than "", "1" and
+// "nonroot" is an error, so a typo cannot turn required tests into skips.
+func CurrentMode() (Mode, error) {
+	switch v := os.Getenv("LIBSSH_INTEROP"); v {
+	case "":
+		return ModeAuto, nil
+	case "1":
+		return ModeRoot, nil
+	case "nonroot":
+		return ModeNonRoot, nil
+	default:
+		return ModeAuto, fmt.Errorf("LIBSSH_INTEROP=%q: want 1 (servers run as root), nonroot (servers run as the current user) or nothing", v)
+	}
+}
+
+// Required reports whether a missing server or tool must fail a test rather than skip it:
+// LIBSSH_INTEROP=1 (ModeRoot). In ModeNonRoot what is not installed skips, since installing it
+// needs root; everything else that goes wrong fails.
 func Required() bool {
 	return os.Getenv("LIBSSH_INTEROP") == "1"
+}
+
+// SkipWithoutPassword skips t when the server cannot check Password (PasswordAuth is false),
+// naming why. Every test of password or keyboard-interactive logins calls it first, so that
+// ModeNonRoot reports those tests as skipped, never as passed.
+func (e *Env) SkipWithoutPassword(t testing.TB) {
+	t.Helper()
+	if !e.PasswordAuth {
+		t.Skipf("interop: needs root: a server running as %s (LIBSSH_INTEROP=nonroot) cannot check passwords, because PAM and /etc/shadow need root; run ./test.sh as root for the password and keyboard-interactive cases", e.User)
+	}
+}
+
+// SkipWithoutPTY skips t when the server cannot allocate a pseudo-terminal (PTY is false),
+// naming why. Tests that send pty-req call it first: a server running as an ordinary user must
+// chown the new terminal to group tty, which only root can do unless devpts already does it,
+// and the server's connection process exits when the chown fails.
+func (e *Env) SkipWithoutPTY(t testing.TB) {
+	t.Helper()
+	if !e.PTY {
+		t.Skipf("interop: needs root: a server running as %s (LIBSSH_INTEROP=nonroot) cannot allocate a pty here: %s", e.User, e.ptyProblem)
+	}
+}
+
+// needsPassword reports whether an AuthenticationMethods list names a method that checks a
+// password.
+func needsPassword(methods string) bool {
+	for _, list := range strings.Fields(methods) {
+		for _, m := range strings.Split(list, ",") {
+			m, _, _ = strings.Cut(m, ":")
+			if m == "password" || m == "keyboard-interactive" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Start runs sshd (and ssh-agent unless opts.NoAgent) for the test t and returns once sshd
@@ -108,19 +219,17 @@ func Required() bool {
 // connection and session children) and remove Env.Dir; if t failed, the sshd log is written
 // with t.Log first.
 //
-// When sshd, the OpenSSH client tools, root privileges or TestUser are missing, Start skips t,
-// or fails it if Required reports true.
+// When sshd, the OpenSSH client tools, root privileges (ModeRoot) or TestUser are missing,
+// Start skips t, or fails it if Required reports true. In ModeNonRoot, Start skips t when
+// opts.AuthenticationMethods needs a password.
 func Start(t testing.TB, opts Options) *Env {
 	t.Helper()
-	e := &Env{Host: "127.0.0.1", User: TestUser, Password: TestPassword}
-	if err := e.findTools(); err != nil {
-		if Required() {
-			t.Fatalf("interop: %v (LIBSSH_INTEROP=1 requires a working sshd; .ci/run sets it up)", err)
-		}
-		t.Skipf("interop: no sshd (set LIBSSH_INTEROP=1 in CI to require it): %v", err)
+	e := newEnv(t, "sshd", sshdPath)
+	if needsPassword(opts.AuthenticationMethods) {
+		e.SkipWithoutPassword(t)
 	}
-	e.Dir = makeDir(t)
-	e.makeKeys(t)
+	e.Dir = makeEnvDir(t, e.PasswordAuth)
+	e.writeAuthorizedKeys(t, e.makeKeys(t, true, baseClientKeys))
 	e.startSSHD(t, opts)
 	e.writeKnownHosts(t)
 	if !opts.NoAgent {
@@ -129,16 +238,48 @@ func Start(t testing.TB, opts Options) *Env {
 	return e
 }
 
-// findTools checks everything Start needs from the machine and fills in the tool paths.
-func (e *Env) findTools() error {
+// newEnv decides the Mode, checks the server's programs (absolute paths) and the client
+// tools, and returns an Env with User, Password and the tool paths set. It skips or fails t as Start
+// documents.
+func newEnv(t testing.TB, server string, serverPaths ...string) *Env {
+	t.Helper()
+	mode, err := CurrentMode()
+	if err != nil {
+		t.Fatalf("interop: %v", err)
+	}
+	e := &Env{Host: "127.0.0.1"}
+	if err := e.findTools(mode, serverPaths); err != nil {
+		missing := errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist)
+		switch {
+		case mode == ModeRoot:
+			t.Fatalf("interop: %v (LIBSSH_INTEROP=1 requires a working %s as root; ./test.sh sets it up)", err, server)
+		case mode == ModeNonRoot && missing:
+			t.Skipf("interop: needs root: %s is not installed, and installing it needs root (./test.sh as root installs it): %v", server, err)
+		case mode == ModeNonRoot:
+			t.Fatalf("interop: %v", err)
+		}
+		t.Skipf("interop: no usable %s (./test.sh sets LIBSSH_INTEROP to require it): %v", server, err)
+	}
+	return e
+}
+
+// findTools checks everything Start needs from the machine for mode and fills in the user and
+// the tool paths.
+func (e *Env) findTools(mode Mode, serverPaths []string) error {
 	if runtime.GOOS != "linux" {
 		return errors.New("interop tests run only on Linux")
 	}
-	if os.Geteuid() != 0 {
-		return errors.New("not running as root, which sshd needs for PAM and to log in as " + TestUser)
+	root := os.Geteuid() == 0
+	switch {
+	case mode == ModeNonRoot && root:
+		return errors.New("LIBSSH_INTEROP=nonroot runs the servers as the current user, which is root here; use LIBSSH_INTEROP=1")
+	case mode != ModeNonRoot && !root:
+		return errors.New("not running as root, which the servers need for passwords (PAM, /etc/shadow) and to log in as " + TestUser + "; LIBSSH_INTEROP=nonroot runs them as yourself")
 	}
-	if _, err := os.Stat(sshdPath); err != nil {
-		return fmt.Errorf("sshd: %w", err)
+	for _, p := range serverPaths {
+		if _, err := os.Stat(p); err != nil {
+			return err
+		}
 	}
 	for _, tool := range []struct {
 		name string
@@ -155,30 +296,45 @@ func (e *Env) findTools() error {
 		}
 		*tool.path = p
 	}
-	u, err := user.Lookup(TestUser)
-	if err != nil {
-		return fmt.Errorf("test user: %w", err)
+	var u *user.User
+	var err error
+	if root {
+		if u, err = user.Lookup(TestUser); err != nil {
+			return fmt.Errorf("test user: %w", err)
+		}
+		e.User, e.Password, e.PasswordAuth = TestUser, TestPassword, true
+	} else {
+		if u, err = user.Current(); err != nil {
+			return fmt.Errorf("current user: %w", err)
+		}
+		e.User = u.Username
 	}
+	e.ptyProblem = ptyProblem()
+	e.PTY = e.ptyProblem == ""
 	if fi, err := os.Stat(u.HomeDir); err != nil || !fi.IsDir() {
-		return fmt.Errorf("test user %s has no home directory %q", TestUser, u.HomeDir)
+		return fmt.Errorf("user %s has no home directory %q", u.Username, u.HomeDir)
 	}
 	var err1, err2 error
 	e.uid, err1 = strconv.Atoi(u.Uid)
 	e.gid, err2 = strconv.Atoi(u.Gid)
 	if err1 != nil || err2 != nil {
-		return fmt.Errorf("test user %s has uid %q and gid %q, not numbers", TestUser, u.Uid, u.Gid)
+		return fmt.Errorf("user %s has uid %q and gid %q, not numbers", u.Username, u.Uid, u.Gid)
 	}
-	// sshd's privilege-separation directory; sshd exits at once without it.
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		return err
-	}
+	e.home = u.HomeDir
 	return nil
 }
 
-// makeDir creates Env.Dir. It is not t.TempDir: that path grows with the test name and would
-// overflow the 108-byte limit of the agent's socket path, and its 0700 parents would keep sshd,
-// acting as TestUser, from reading the authorized keys file.
+// makeDir creates Env.Dir for a server that reads it as TestUser: makeEnvDir(t, true).
 func makeDir(t testing.TB) string {
+	t.Helper()
+	return makeEnvDir(t, true)
+}
+
+// makeEnvDir creates Env.Dir. It is not t.TempDir: that path grows with the test name and
+// would overflow the 108-byte limit of the agent's socket path, and its 0700 parents would keep
+// a server running as root, acting as TestUser, from reading the authorized keys file; with
+// otherUser set every parent is checked for that.
+func makeEnvDir(t testing.TB, otherUser bool) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "libssh-interop-")
 	if err != nil {
@@ -191,6 +347,9 @@ func makeDir(t testing.TB) string {
 	})
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatalf("interop: %v", err)
+	}
+	if !otherUser {
+		return dir
 	}
 	// sshd reads the authorized keys file as TestUser, so every directory above it must be
 	// searchable by others.

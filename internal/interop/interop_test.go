@@ -27,8 +27,8 @@ func TestOpenSSHClientLogsIn(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ssh whoami: %v\n%s", err, out)
 	}
-	if got := strings.TrimSpace(string(out)); got != TestUser {
-		t.Errorf("ssh whoami = %q, want %q", got, TestUser)
+	if got := strings.TrimSpace(string(out)); got != e.User {
+		t.Errorf("ssh whoami = %q, want %q", got, e.User)
 	}
 
 	list := exec.Command(e.SSHAddBin, "-l")
@@ -93,14 +93,17 @@ func TestEnvCredentials(t *testing.T) {
 	}
 	for name, auth := range auths {
 		t.Run(name, func(t *testing.T) {
-			if got := whoami(t, e, nil, auth); got != TestUser {
-				t.Errorf("whoami = %q, want %q", got, TestUser)
+			if name == "password" || name == "keyboard-interactive" {
+				e.SkipWithoutPassword(t)
+			}
+			if got := whoami(t, e, nil, auth); got != e.User {
+				t.Errorf("whoami = %q, want %q", got, e.User)
 			}
 		})
 	}
 	for _, alg := range []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoRSASHA512} {
 		t.Run("hostkey "+alg, func(t *testing.T) {
-			whoami(t, e, []string{alg}, ssh.Password(e.Password))
+			whoami(t, e, []string{alg}, auths["key ed25519"])
 		})
 	}
 }
@@ -126,6 +129,26 @@ func whoami(t *testing.T, e *Env, hostKeyAlgs []string, auth ssh.AuthMethod) str
 	return strings.TrimSpace(string(out))
 }
 
+// keyAuth returns public-key authentication with the unencrypted client key name.
+func keyAuth(t *testing.T, e *Env, name string) ssh.AuthMethod {
+	t.Helper()
+	return ssh.PublicKeys(signer(t, e, name))
+}
+
+// signer parses the unencrypted client key name.
+func signer(t *testing.T, e *Env, name string) ssh.Signer {
+	t.Helper()
+	pem, err := os.ReadFile(e.Keys[name].Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func dial(e *Env, hostKeyAlgs []string, auths ...ssh.AuthMethod) (*ssh.Client, error) {
 	hostKeys, err := knownhosts.New(e.KnownHostsFile)
 	if err != nil {
@@ -141,8 +164,10 @@ func dial(e *Env, hostKeyAlgs []string, auths ...ssh.AuthMethod) (*ssh.Client, e
 }
 
 func TestOptions(t *testing.T) {
+	// Two public keys as two factors: AuthenticationMethods without a password, so that
+	// the test runs without root too.
 	e := Start(t, Options{
-		AuthenticationMethods: "password,publickey",
+		AuthenticationMethods: "publickey,publickey",
 		ExtraConfig:           []string{"Banner " + os.DevNull, "Match User nobody", "  PasswordAuthentication no"},
 		NoAgent:               true,
 	})
@@ -157,22 +182,78 @@ func TestOptions(t *testing.T) {
 		t.Errorf("Match block is not at the end of sshd_config:\n%s", cfg)
 	}
 
-	if _, err := dial(e, nil, ssh.Password(e.Password)); err == nil {
-		t.Error("password alone logged in with AuthenticationMethods password,publickey")
+	if _, err := dial(e, nil, keyAuth(t, e, "ecdsa")); err == nil {
+		t.Error("one key logged in with AuthenticationMethods publickey,publickey")
 	}
-	pem, err := os.ReadFile(e.Keys["ecdsa"].Private)
+	// One method with both keys: x/crypto tries the next signer after a partial success,
+	// while a second PublicKeys method would start again from the first key.
+	client, err := dial(e, nil, ssh.PublicKeys(signer(t, e, "ecdsa"), signer(t, e, "ed25519")))
 	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.ParsePrivateKey(pem)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := dial(e, nil, ssh.Password(e.Password), ssh.PublicKeys(s))
-	if err != nil {
-		t.Fatalf("password then publickey: %v", err)
+		t.Fatalf("two keys: %v", err)
 	}
 	client.Close()
+}
+
+// In ModeNonRoot a server cannot check passwords, so Start skips a test whose
+// AuthenticationMethods needs one instead of letting it fail or pass.
+func TestPasswordMethodsSkipWithoutRoot(t *testing.T) {
+	if mode, _ := CurrentMode(); mode != ModeNonRoot {
+		t.Skip("checks LIBSSH_INTEROP=nonroot only")
+	}
+	for _, methods := range []string{"publickey,keyboard-interactive", "password", "publickey,password:pam publickey"} {
+		var skipped bool
+		t.Run(methods, func(t *testing.T) {
+			defer func() { skipped = t.Skipped() }()
+			e := Start(t, Options{AuthenticationMethods: methods, NoAgent: true})
+			if e.PasswordAuth {
+				t.Errorf("PasswordAuth is true as %s", e.User)
+			}
+		})
+		if !skipped {
+			t.Errorf("Start did not skip AuthenticationMethods %q without root", methods)
+		}
+	}
+}
+
+func TestCurrentMode(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  Mode
+		err   bool
+	}{
+		{"", ModeAuto, false},
+		{"1", ModeRoot, false},
+		{"nonroot", ModeNonRoot, false},
+		{"yes", ModeAuto, true},
+		{"0", ModeAuto, true},
+	} {
+		t.Setenv("LIBSSH_INTEROP", c.value)
+		got, err := CurrentMode()
+		if got != c.want || (err != nil) != c.err {
+			t.Errorf("LIBSSH_INTEROP=%q: %v, %v", c.value, got, err)
+		}
+		if err == nil && got.String() != c.value {
+			t.Errorf("Mode %d String() = %q, want %q", got, got.String(), c.value)
+		}
+		if Required() != (c.value == "1") {
+			t.Errorf("LIBSSH_INTEROP=%q: Required() = %v", c.value, Required())
+		}
+	}
+}
+
+func TestNeedsPassword(t *testing.T) {
+	for methods, want := range map[string]bool{
+		"":                                   false,
+		"publickey":                          false,
+		"publickey,publickey any":            false,
+		"password":                           true,
+		"publickey,keyboard-interactive":     true,
+		"publickey keyboard-interactive:pam": true,
+	} {
+		if got := needsPassword(methods); got != want {
+			t.Errorf("needsPassword(%q) = %v", methods, got)
+		}
+	}
 }
 
 // TestCleanupKillsSessions checks that the cleanup ends sshd's connection and session
@@ -183,7 +264,7 @@ func TestCleanupKillsSessions(t *testing.T) {
 	t.Run("env", func(t *testing.T) {
 		e := Start(t, Options{NoAgent: true})
 		var err error
-		client, err = dial(e, nil, ssh.Password(e.Password))
+		client, err = dial(e, nil, keyAuth(t, e, "ed25519"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,4 +309,21 @@ func alive(pid int) bool {
 	s := string(stat)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
 	return len(f) > 0 && f[0] != "Z"
+}
+
+// ./test.sh creates the test user that ModeRoot logs in; its name and password must be the
+// ones this package uses.
+func TestScriptTestUser(t *testing.T) {
+	script, err := os.ReadFile("../../test.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"readonly test_user=" + TestUser + "\n",
+		"readonly test_password=" + TestPassword + "\n",
+	} {
+		if !strings.Contains(string(script), want) {
+			t.Errorf("test.sh lacks %q", want)
+		}
+	}
 }
