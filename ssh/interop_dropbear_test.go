@@ -489,7 +489,6 @@ func TestDropbearAgentForwarding(t *testing.T) {
 // unanswered end it) or closes the TCP connection once 1 MiB has come from
 // the server, during a 64 MiB download.
 func TestDropbearTruncatedDownload(t *testing.T) {
-	t.Skip("needs the truncation fix")
 	env := interop.StartDropbear(t, interop.DropbearOptions{NoAgent: true})
 	const n = 64 << 20
 	download := fmt.Sprintf("head -c %d /dev/zero", n)
