@@ -31,7 +31,9 @@ var (
 
 	// ErrConnect is wrapped by the error Connect returns when it cannot
 	// reach the server: the name does not resolve, the connection is
-	// refused, the network is unreachable, or the TCP connect timed out.
+	// refused, the network is unreachable, the TCP connect timed out, or a
+	// ProxyJump host could not open its direct-tcpip channel to the next
+	// host (the hop's *ssh.OpenChannelError of x/crypto stays reachable).
 	// The cause stays available: errors.As finds the *net.OpError or
 	// *net.DNSError, and errors.Is a syscall.Errno such as ECONNREFUSED or
 	// context.DeadlineExceeded. The message names host:port.

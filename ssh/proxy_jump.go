@@ -467,7 +467,10 @@ func (j *jumpConn) openDirect(ctx context.Context, i int, host string, port int)
 		return nil, fmt.Errorf("ssh: jump host %s: direct-tcpip to %s: %w", j.hops[i].Options().Host, net.JoinHostPort(host, strconv.Itoa(port)), ctx.Err())
 	}
 	if r.err != nil {
-		return nil, fmt.Errorf("ssh: jump host %s: cannot reach %s: %w", j.hops[i].Options().Host,
+		// The hop could not reach the next host: to the caller that is the
+		// same failure as a refused TCP connect (ErrConnect), with the hop's
+		// refusal (an *ssh.OpenChannelError of x/crypto) kept inside.
+		return nil, fmt.Errorf("%w: jump host %s: cannot reach %s: %w", ErrConnect, j.hops[i].Options().Host,
 			net.JoinHostPort(host, strconv.Itoa(port)), r.err)
 	}
 	go gossh.DiscardRequests(r.reqs)

@@ -546,3 +546,48 @@ func TestInteropProxyJumpTwoHops(t *testing.T) {
 		}
 	}
 }
+
+// A destination the jump host cannot reach is a connect failure, as a
+// refused TCP connect is: the error matches ErrConnect, and the jump host's
+// refusal (RFC 4254 §7.2 open failure) stays reachable.
+func TestProxyJumpUnreachableDestinationIsErrConnect(t *testing.T) {
+	hop := newJumpServer(t)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+
+	dir := t.TempDir()
+	kh := filepath.Join(dir, "known_hosts")
+	writeFile(t, kh, []byte(knownHostsLine(hop.port(), hop.key.PublicKey())))
+	cfg := filepath.Join(dir, "config")
+	writeFile(t, cfg, []byte(fmt.Sprintf(`Host hop
+  HostName 127.0.0.1
+  Port %d
+  User hop
+  PubkeyAuthentication no
+Host *
+  UserKnownHostsFile %s
+  GlobalKnownHostsFile /dev/null
+  StrictHostKeyChecking yes
+`, hop.port(), kh)))
+	s := NewSession()
+	t.Cleanup(func() { s.Disconnect() })
+	s.SetAuthCallback(func(string, bool, bool, string) (string, error) { return "pw", nil })
+	if err := s.SetOption(Hostname("127.0.0.1"), Port(closedPort), User("u"), SSHDir(dir), ProxyJump("hop")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.OptionsParseConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Connect(testCtx(t))
+	var oce *gossh.OpenChannelError
+	if !errors.Is(err, ErrConnect) || !errors.As(err, &oce) || oce.Reason != gossh.ConnectionFailed {
+		t.Fatalf("Connect = %v; want ErrConnect with the hop's connect-failed refusal", err)
+	}
+	if s.IsConnected() {
+		t.Fatal("connected")
+	}
+}
