@@ -56,7 +56,8 @@ func TestReport(t *testing.T) {
 		"  2 × interop: needs root: no PAM second line\n      m/a TestSkip\n      m/a TestParent/sub\n",
 		"  1 × (no reason given)\n      m/a TestNoReason\n",
 		"m/c [m/c.test] [build failed]",
-		"Tests: 1 passed, 1 failed, 3 skipped; 1 packages failed.",
+		"Packages failed: 1",
+		"Tests: 1 passed, 1 failed, 3 skipped",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("report lacks %q:\n%s", want, got)
