@@ -23,6 +23,14 @@ type ExecResult struct {
 // non-zero exit status is not an error here; an error means the command
 // could not be run or did not end with a status (an *ExitError matching
 // ErrNoExitStatus, returned together with the result).
+//
+// When ctx ends first, Exec closes the channel and returns ctx's error at
+// once, whatever the server does with its window or its socket: the
+// channel's Close ends the copy of stdin (see Channel.Close for a
+// connection so stuck that it is disconnected). A Read of stdin in
+// progress at that moment is not waited for: it finishes on its own
+// goroutine and what it read is dropped. Run, Output and CombinedOutput
+// wait the same way.
 func (s *Session) Exec(ctx context.Context, command string, stdin io.Reader) (*ExecResult, error) {
 	var out, errOut bytes.Buffer
 	status, err := s.run(ctx, command, stdin, &out, &errOut)
@@ -92,17 +100,20 @@ func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdo
 	wg.Add(2)
 	go func() { defer wg.Done(); _, errs[0] = io.Copy(stdout, ch.Stdout()) }()
 	go func() { defer wg.Done(); _, errs[1] = io.Copy(stderr, ch.Stderr()) }()
-	if stdin != nil {
-		// A command may exit without reading all its input; like os/exec
-		// with a closed pipe, that is not the caller's error.
-		if _, err := io.Copy(ch, stdin); err != nil && !errors.Is(err, ErrChannelClosed) {
-			errs[2] = err
-		}
-	}
-	if err := ch.SendEOF(); err != nil && errs[2] == nil {
-		errs[2] = err
-	}
+	stdinDone := make(chan struct{})
+	go func() {
+		// Not a goroutine of the connection: Disconnect must not wait for
+		// a Read of the caller's stdin.
+		defer close(stdinDone)
+		errs[2] = copyStdin(ch, stdin)
+	}()
 	wg.Wait()
+	// The stdin copy ends by itself once the channel is closed, except in
+	// a Read of stdin; that one is not waited for past ctx.
+	select {
+	case <-stdinDone:
+	case <-ctx.Done():
+	}
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
@@ -112,6 +123,18 @@ func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdo
 		}
 	}
 	return ch.ExitStatus(ctx)
+}
+
+// copyStdin copies stdin (nil: nothing) to the channel and sends EOF.
+func copyStdin(ch *Channel, stdin io.Reader) error {
+	if stdin != nil {
+		// A command may exit without reading all its input; like os/exec
+		// with a closed pipe, that is not the caller's error.
+		if _, err := io.Copy(ch, stdin); err != nil && !errors.Is(err, ErrChannelClosed) {
+			return err
+		}
+	}
+	return ch.SendEOF()
 }
 
 // lockedBuffer is a bytes.Buffer that two copying goroutines can share.
