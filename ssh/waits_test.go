@@ -537,3 +537,61 @@ func TestWriteErrorsMatchSentinels(t *testing.T) {
 		}
 	})
 }
+
+// ---- the same through real kernel buffers: a relay that stops passing
+// the client's bytes to the test server ----
+
+func TestServerStopsReadingThroughRelay(t *testing.T) {
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	login := func(t *testing.T) (*Session, *faultrelay.Relay) {
+		relay := faultrelay.New(t, net.JoinHostPort(srv.Host(), strconv.Itoa(srv.Port())))
+		relay.Set(faultrelay.Fault{Dir: faultrelay.ClientToServer, After: 64 << 10, Action: faultrelay.Freeze})
+		s := NewSession()
+		if err := s.SetOption(ProcessConfig(false), Hostname("127.0.0.1"), Port(relay.Port()), User("alice"), SSHDir(t.TempDir())); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Connect(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = s.Disconnect() })
+		_ = s.AcceptHostKey()
+		if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
+			t.Fatal(st, err)
+		}
+		return s, relay
+	}
+	t.Run("Exec with a ctx", func(t *testing.T) {
+		s, _ := login(t)
+		ctx, cancel := context.WithTimeout(testCtx(t), time.Second)
+		defer cancel()
+		err := returnsSoon(t, "Exec", func() error {
+			_, err := s.Exec(ctx, "sha256", endless{64 << 10})
+			return err
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Exec to a server that stopped reading: %v", err)
+		}
+	})
+	t.Run("Close wakes writers", func(t *testing.T) {
+		s, relay := login(t)
+		var chans []*Channel
+		for range 8 {
+			chans = append(chans, execChannel(t, s, "sha256"))
+		}
+		var errcs []<-chan error
+		for _, ch := range chans {
+			errcs = append(errcs, goWrite(ch, make([]byte, 16<<20)))
+		}
+		<-relay.Triggered() // from now on the server sees nothing: no write can finish
+		for _, ch := range chans {
+			if err := returnsSoon(t, "Close", ch.Close); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i, errc := range errcs {
+			if err := waitErr(t, "Write after Close", errc); !errors.Is(err, ErrChannelClosed) {
+				t.Errorf("Write %d woken by Close: %v", i, err)
+			}
+		}
+	})
+}
