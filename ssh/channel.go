@@ -80,8 +80,10 @@ func (e *OpenChannelError) Error() string {
 func (e *OpenChannelError) Unwrap() error { return ErrRequestDenied }
 
 // OpenSession opens a "session" channel, for RequestExec, RequestShell or
-// RequestSubsystem. It waits for the server's answer or ctx; a refusal is an
-// *OpenChannelError.
+// RequestSubsystem. It waits for the server's answer until ctx or the
+// Timeout option ends, Close (ErrChannelClosed) or the connection's end
+// (ErrDisconnected); a refusal is an *OpenChannelError. An open given up on
+// leaves the channel usable: the next OpenSession collects the answer.
 func (ch *Channel) OpenSession(ctx context.Context) error {
 	return ch.open(ctx, "session", nil)
 }

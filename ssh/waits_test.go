@@ -319,6 +319,26 @@ func TestNetConnWriteDeadlineOnStuckTransport(t *testing.T) {
 	}
 }
 
+// A CloseWrite that the connection does not take must not hold a Write up
+// past the Write's deadline.
+func TestNetConnWriteDeadlineBehindStuckCloseWrite(t *testing.T) {
+	s, g := gatedSession(t, testserver.Config{})
+	nc := execChannel(t, s, "sha256").NetConn()
+	other := execChannel(t, s, "sha256")
+	g.stallWrites()
+	_ = goWrite(other, make([]byte, 1<<20)) // takes the transport's lock for good
+	<-g.writeBlocked()
+	cwc := make(chan error, 1)
+	go func() { cwc <- nc.(interface{ CloseWrite() error }).CloseWrite() }()
+	_ = nc.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
+	if err := returnsSoon(t, "NetConn Write", func() error { _, err := nc.Write([]byte("x")); return err }); err == nil {
+		t.Fatal("Write behind a stuck CloseWrite succeeded")
+	}
+	if err := waitErr(t, "CloseWrite", cwc); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("CloseWrite woken by the new deadline: %v", err)
+	}
+}
+
 func TestRequestsEndOnStuckTransport(t *testing.T) {
 	s, g := gatedSession(t, testserver.Config{})
 	ch := openSession(t, s)
