@@ -53,7 +53,7 @@ func TestInteropServerStopsReading(t *testing.T) {
 		// well as for window.
 		var chans []*Channel
 		for range 8 {
-			chans = append(chans, execChannel(t, s, "cat > /dev/null"))
+			chans = append(chans, runningChannel(t, s, "cat > /dev/null"))
 		}
 		var errcs []<-chan error
 		for _, ch := range chans {
@@ -78,7 +78,7 @@ func TestInteropCloseWakesWriterOnClosedWindow(t *testing.T) {
 	s := interopLoggedIn(t, env)
 
 	t.Run("Close", func(t *testing.T) {
-		ch := execChannel(t, s, "sleep 600")
+		ch := runningChannel(t, s, "sleep 600")
 		nc := ch.NetConn()
 		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
 		if _, err := nc.Write(make([]byte, 16<<20)); !errors.Is(err, os.ErrDeadlineExceeded) {

@@ -191,8 +191,8 @@ func (e endless) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// execChannel opens a session channel on s running cmd.
-func execChannel(t *testing.T, s *Session, cmd string) *Channel {
+// runningChannel opens a session channel on s running cmd.
+func runningChannel(t *testing.T, s *Session, cmd string) *Channel {
 	t.Helper()
 	ch := openSession(t, s)
 	if err := ch.RequestExec(testCtx(t), cmd); err != nil {
@@ -207,7 +207,7 @@ func execChannel(t *testing.T, s *Session, cmd string) *Channel {
 func TestCloseWakesWriteOnClosedWindow(t *testing.T) {
 	reading := make(chan struct{}, 1)
 	s, g := gatedSession(t, holdServer(64<<10, reading))
-	ch := execChannel(t, s, "hold")
+	ch := runningChannel(t, s, "hold")
 	errc := goWrite(ch, make([]byte, 8<<20))
 	<-reading      // 8 MiB cannot fit in what the server took plus its window
 	g.stallReads() // and the server's answer to CLOSE never arrives
@@ -237,7 +237,7 @@ func TestExecCtxEndsStdinOnClosedWindow(t *testing.T) {
 func TestDisconnectWakesWriteWithErrDisconnected(t *testing.T) {
 	reading := make(chan struct{}, 1)
 	s, _ := gatedSession(t, holdServer(64<<10, reading))
-	ch := execChannel(t, s, "hold")
+	ch := runningChannel(t, s, "hold")
 	errc := goWrite(ch, make([]byte, 8<<20))
 	<-reading
 	_ = returnsSoon(t, "Disconnect", s.Disconnect)
@@ -251,8 +251,8 @@ func TestDisconnectWakesWriteWithErrDisconnected(t *testing.T) {
 func TestCloseWakesWriteOnStuckTransport(t *testing.T) {
 	const grace = 5 * time.Second
 	s, g := gatedSession(t, testserver.Config{}, Timeout(grace))
-	ch := execChannel(t, s, "sha256")
-	other := execChannel(t, s, "sha256")
+	ch := runningChannel(t, s, "sha256")
+	other := runningChannel(t, s, "sha256")
 	g.stallWrites()
 	errc := goWrite(ch, make([]byte, 8<<20))
 	<-g.writeBlocked()
@@ -293,7 +293,7 @@ func TestExecCtxEndsStdinOnStuckTransport(t *testing.T) {
 
 func TestNetConnWriteDeadlineOnStuckTransport(t *testing.T) {
 	s, g := gatedSession(t, testserver.Config{})
-	ch := execChannel(t, s, "sha256")
+	ch := runningChannel(t, s, "sha256")
 	nc := ch.NetConn()
 	g.stallWrites()
 	_ = nc.SetWriteDeadline(time.Now().Add(300 * time.Millisecond))
@@ -323,8 +323,8 @@ func TestNetConnWriteDeadlineOnStuckTransport(t *testing.T) {
 // past the Write's deadline.
 func TestNetConnWriteDeadlineBehindStuckCloseWrite(t *testing.T) {
 	s, g := gatedSession(t, testserver.Config{})
-	nc := execChannel(t, s, "sha256").NetConn()
-	other := execChannel(t, s, "sha256")
+	nc := runningChannel(t, s, "sha256").NetConn()
+	other := runningChannel(t, s, "sha256")
 	g.stallWrites()
 	_ = goWrite(other, make([]byte, 1<<20)) // takes the transport's lock for good
 	<-g.writeBlocked()
@@ -378,7 +378,7 @@ func TestRequestsEndOnStuckTransport(t *testing.T) {
 
 func TestCloseWakesSendEOFAndFlushOnStuckTransport(t *testing.T) {
 	s, g := gatedSession(t, testserver.Config{})
-	ch := execChannel(t, s, "sha256")
+	ch := runningChannel(t, s, "sha256")
 	g.stallWrites()
 	// Non-blocking mode queues; BlockingFlush ends with its ctx.
 	s.SetBlocking(false)
@@ -410,7 +410,7 @@ func TestCloseWakesSendEOFAndFlushOnStuckTransport(t *testing.T) {
 
 func TestReadFromEndsOnClose(t *testing.T) {
 	s, g := gatedSession(t, testserver.Config{})
-	ch := execChannel(t, s, "sha256")
+	ch := runningChannel(t, s, "sha256")
 	g.stallWrites()
 	errc := make(chan error, 1)
 	go func() { _, err := io.Copy(ch, endless{64 << 10}); errc <- err }()
@@ -434,7 +434,7 @@ const stalledGrace = 5 * time.Second
 func kexStalled(t *testing.T) (*Session, *Channel) {
 	reading := make(chan struct{}, 1)
 	s, g := gatedSession(t, readingServer(reading), RekeyLimit(64<<10, 0), Timeout(stalledGrace))
-	ch := execChannel(t, s, "read")
+	ch := runningChannel(t, s, "read")
 	if _, err := ch.Write([]byte{1}); err != nil {
 		t.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func TestWriteErrorsMatchSentinels(t *testing.T) {
 		if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 			t.Fatal(st, err)
 		}
-		ch := execChannel(t, s, "sha256")
+		ch := runningChannel(t, s, "sha256")
 		_, err := io.Copy(ch, endless{64 << 10})
 		t.Logf("upload through a reset connection: %v", err)
 		var errno syscall.Errno
@@ -523,7 +523,7 @@ func TestWriteErrorsMatchSentinels(t *testing.T) {
 	})
 	t.Run("server closed the channel", func(t *testing.T) {
 		s, _ := loggedIn(t)
-		ch := execChannel(t, s, "exit 0")
+		ch := runningChannel(t, s, "exit 0")
 		if _, err := ch.ExitStatus(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}
@@ -534,7 +534,7 @@ func TestWriteErrorsMatchSentinels(t *testing.T) {
 	})
 	t.Run("after SendEOF", func(t *testing.T) {
 		s, _ := loggedIn(t)
-		ch := execChannel(t, s, "sha256")
+		ch := runningChannel(t, s, "sha256")
 		if err := ch.SendEOF(); err != nil {
 			t.Fatal(err)
 		}
@@ -544,7 +544,7 @@ func TestWriteErrorsMatchSentinels(t *testing.T) {
 	})
 	t.Run("after Close", func(t *testing.T) {
 		s, _ := loggedIn(t)
-		ch := execChannel(t, s, "sha256")
+		ch := runningChannel(t, s, "sha256")
 		_ = ch.Close()
 		for name, f := range map[string]func() error{
 			"Write":      func() error { _, err := ch.Write([]byte("x")); return err },
@@ -596,7 +596,7 @@ func TestServerStopsReadingThroughRelay(t *testing.T) {
 		s, relay := login(t)
 		var chans []*Channel
 		for range 8 {
-			chans = append(chans, execChannel(t, s, "sha256"))
+			chans = append(chans, runningChannel(t, s, "sha256"))
 		}
 		var errcs []<-chan error
 		for _, ch := range chans {
