@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -375,8 +376,14 @@ func (c *conn) transportErr() error {
 // x/crypto returned, unless raw is its bare io.EOF.
 func (c *conn) lostErr(raw error) error {
 	cause := c.closedErr()
-	if cause == nil {
-		cause = c.transportErr()
+	// The socket's error says what happened, unless it is only our own
+	// close of the socket.
+	if t := c.transportErr(); t != nil && !errors.Is(t, net.ErrClosed) && !errors.Is(cause, t) {
+		if cause == nil {
+			cause = t
+		} else {
+			cause = fmt.Errorf("%w: %w", cause, t)
+		}
 	}
 	if errors.Is(raw, io.EOF) && cause != nil {
 		raw = nil
