@@ -44,6 +44,7 @@ type Channel struct {
 	remote   chan struct{} // closed when the server's requests end, i.e. the channel is gone
 	fwd      *forwardConn  // forward_conn.go: the channel as a net.Conn (NetConn); nil until needed
 	sendq    *sendQueue    // stdin accepted in non-blocking mode, not yet written
+	snd      sender        // channel_write.go: orders data and EOF handed to x/crypto
 	ops      map[string]*pendingOp
 
 	exitDone   chan struct{} // closed when exit-status or exit-signal arrived or the channel closed
@@ -67,6 +68,7 @@ func (s *Session) NewChannel() (*Channel, error) {
 	}
 	ch := &Channel{sess: s, c: c, exitDone: make(chan struct{}), closedCh: make(chan struct{}),
 		remote: make(chan struct{}), sendq: newSendQueue(), ops: map[string]*pendingOp{}}
+	ch.snd.init()
 	c.track(ch)
 	return ch, nil
 }
@@ -88,8 +90,10 @@ func (e *OpenChannelError) Error() string {
 func (e *OpenChannelError) Unwrap() error { return ErrRequestDenied }
 
 // OpenSession opens a "session" channel, for RequestExec, RequestShell or
-// RequestSubsystem. It waits for the server's answer or ctx; a refusal is an
-// *OpenChannelError.
+// RequestSubsystem. It waits for the server's answer until ctx or the
+// Timeout option ends, Close (ErrChannelClosed) or the connection's end
+// (ErrDisconnected); a refusal is an *OpenChannelError. An open given up on
+// leaves the channel usable: the next OpenSession collects the answer.
 func (ch *Channel) OpenSession(ctx context.Context) error {
 	return ch.open(ctx, "session", nil)
 }
@@ -164,7 +168,9 @@ type pendingOp struct {
 }
 
 // op starts fn under key unless it is already running, and waits for it:
-// not at all in non-blocking mode (ErrAgain), else until ctx ends.
+// not at all in non-blocking mode (ErrAgain), else until ctx ends, the
+// channel is closed (ErrChannelClosed) or the connection ends
+// (ErrDisconnected).
 func (ch *Channel) op(ctx context.Context, key string, fn func() (any, error)) (any, error) {
 	ch.mu.Lock()
 	op := ch.ops[key]
@@ -186,10 +192,8 @@ func (ch *Channel) op(ctx context.Context, key string, fn func() (any, error)) (
 		if !ch.sess.IsBlocking() {
 			return nil, ErrAgain
 		}
-		select {
-		case <-op.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if err := ch.await(op.done, limit{ctx: ctx}); err != nil {
+			return nil, err
 		}
 	}
 	ch.mu.Lock()
@@ -305,8 +309,9 @@ func (ch *Channel) Stdout() io.Reader { return channelReader{ch, false} }
 // independent of Stdout.
 func (ch *Channel) Stderr() io.Reader { return channelReader{ch, true} }
 
-// Stdin returns the writer of the channel's data stream. Its Close sends
-// EOF (SendEOF); the channel stays open for reading.
+// Stdin returns the writer of the channel's data stream: its Write is
+// Write, and its Close sends EOF (SendEOF); the channel stays open for
+// reading.
 func (ch *Channel) Stdin() io.WriteCloser { return channelWriter{ch} }
 
 type channelReader struct {
@@ -343,15 +348,37 @@ func (ch *Channel) Read(p []byte) (int, error) { return ch.readStream(p, false, 
 // buffered chunks directly: io.Copy(dst, ch) makes no intermediate copy.
 func (ch *Channel) WriteTo(w io.Writer) (int64, error) { return channelReader{ch, false}.WriteTo(w) }
 
-// ReadFrom copies r to stdin until EOF (io.ReaderFrom), in blocks large
-// enough that x/crypto sends several packets per call.
+// ReadFrom copies r to stdin until r's EOF (io.ReaderFrom), in blocks large
+// enough that x/crypto sends several packets per call, handed over without
+// a second copy. Its waits end as Write's do: Close wakes it with
+// ErrChannelClosed, the connection's end with ErrDisconnected.
 func (ch *Channel) ReadFrom(r io.Reader) (int64, error) {
-	return io.CopyBuffer(writerFunc(ch.writeAll), struct{ io.Reader }{r}, make([]byte, 128<<10))
+	buf := make([]byte, 128<<10)
+	var total int64
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			var m int
+			var err error
+			if ch.sess.IsBlocking() {
+				m, err = ch.send(buf[:n], limit{}, true)
+			} else {
+				m, err = ch.writeAll(buf[:n])
+			}
+			total += int64(m)
+			if err != nil {
+				// x/crypto may still hold buf: it is not reused.
+				return total, err
+			}
+		}
+		if rerr == io.EOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // writeAll writes all of p. io.Copy cannot hand back data it already read,
 // so in non-blocking mode it waits for the send queue instead of returning
@@ -364,35 +391,36 @@ func (ch *Channel) writeAll(p []byte) (int, error) {
 		if !errors.Is(err, ErrAgain) {
 			return total, err
 		}
-		if err := ch.sendq.waitIdle(context.Background()); err != nil {
+		if err := ch.waitQueue(limit{}); err != nil {
 			return total, err
 		}
 	}
 }
 
 // Write writes p to the channel's stdin, waiting for the server's window as
-// needed (io.Writer). Writing after Close or SendEOF returns an error.
+// needed (io.Writer). Calls from several goroutines take turns: each
+// call's data goes out whole, never interleaved with another's.
+//
+// Its waits end with Close (ErrChannelClosed) and with the connection's
+// end (ErrDisconnected), whatever the server does. Write has no deadline
+// of its own: for one, use NetConn's SetWriteDeadline, or Close the
+// channel when a ctx ends, as Exec does. A piece that x/crypto already
+// holds when Close wakes Write is not counted in n; it goes out before the
+// channel's CLOSE if the connection still moves, and is dropped otherwise.
+// Writing after Close or SendEOF returns ErrChannelClosed, and after the
+// server closed the channel too.
 //
 // In non-blocking mode it queues what fits in a 1 MiB send queue and
 // returns a short count with ErrAgain when the queue is full; PollState and
 // BlockingFlush report and drain the queue.
 func (ch *Channel) Write(p []byte) (int, error) {
-	xch, err := ch.channel()
-	if err != nil {
+	if _, err := ch.channel(); err != nil {
 		return 0, err
 	}
 	if !ch.sess.IsBlocking() {
 		return ch.writeNonBlocking(p)
 	}
-	// Data queued in non-blocking mode goes first.
-	if err := ch.sendq.waitIdle(context.Background()); err != nil {
-		return 0, err
-	}
-	n, err := xch.Write(p)
-	if err != nil && errors.Is(err, io.EOF) {
-		err = fmt.Errorf("%w: the channel is closed for writing", ErrChannelClosed)
-	}
-	return n, err
+	return ch.send(p, limit{}, false)
 }
 
 // readStream reads one stream. In non-blocking mode it never waits and
@@ -451,31 +479,34 @@ func (ch *Channel) PollTimeout(isStderr bool, timeout time.Duration) (int, error
 	return b.available()
 }
 
-// SendEOF tells the server that no more data will be written. After the
-// server closed the channel there is nobody to tell, and it returns nil.
+// SendEOF tells the server that no more data will be written, after all
+// data written before (RFC 4254 §5.3). After the server closed the channel
+// there is nobody to tell, and it returns nil. It waits for the connection
+// to take the EOF until Close (ErrChannelClosed) or the connection's end
+// (ErrDisconnected). Calling it again does nothing.
 //
-// In non-blocking mode, with stdin still queued, EOF is sent after it.
+// In non-blocking mode it never waits: the EOF is queued after the queued
+// stdin and sent by the queue's flusher.
 func (ch *Channel) SendEOF() error {
-	xch, err := ch.channel()
-	if err != nil {
+	if _, err := ch.channel(); err != nil {
 		return err
 	}
 	if !ch.sess.IsBlocking() {
-		if ch.sendEOFNonBlocking() == errEOFQueued {
-			return nil
-		}
-	} else if err := ch.sendq.waitIdle(context.Background()); err != nil {
-		return err
+		return ch.sendEOFNonBlocking()
 	}
-	if err := xch.CloseWrite(); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
+	return ch.sendEOF(limit{})
 }
 
-// Close closes the channel: unread data is dropped, blocked reads return
-// ErrChannelClosed, and writes fail. It does not wait for the server. It is
-// idempotent.
+// Close closes the channel and returns at once: unread data is dropped,
+// and every call blocked on the channel (Read, Write, ReadFrom, SendEOF,
+// requests, OpenSession) returns ErrChannelClosed, as do later calls. It
+// does not wait for the server, nor for the connection to take the CLOSE
+// message: that goes out from a goroutine of the session, after a data
+// piece x/crypto may still hold. If the connection has not taken it after
+// the Timeout option (30 s without one), the connection is stuck (the
+// server stopped reading its socket, or never finished a key exchange) and
+// the session is disconnected with an error matching ErrDisconnected. It
+// is idempotent.
 func (ch *Channel) Close() error {
 	ch.mu.Lock()
 	xch, already := ch.ch, ch.closed
@@ -492,9 +523,7 @@ func (ch *Channel) Close() error {
 	}
 	out.close()
 	errs.close()
-	if err := xch.Close(); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
+	ch.sendClose(xch)
 	return nil
 }
 

@@ -13,23 +13,32 @@ import (
 )
 
 // request sends a channel request and, with wantReply, waits for the
-// answer (bounded by ctx and the Timeout option); a refusal is
-// ErrRequestDenied. Without wantReply it returns once the request is
-// written.
+// answer; a refusal is ErrRequestDenied. Without wantReply it returns once
+// x/crypto took the request. Both waits are bounded by ctx and the Timeout
+// option, and end with Close (ErrChannelClosed) and the connection's end
+// (ErrDisconnected).
+//
+// A request is one packet, so a wait given up on leaves the channel
+// consistent: the request is still sent when the connection moves again,
+// and with wantReply its answer is collected by the next call of the same
+// request (libssh's SSH_AGAIN protocol), so it is never sent twice.
 func (ch *Channel) request(ctx context.Context, name string, wantReply bool, payload []byte) error {
 	xch, err := ch.channel()
 	if err != nil {
 		return err
 	}
+	ctx, cancel := ch.sess.withTimeout(ctx)
+	defer cancel()
 	if !wantReply {
-		if _, err := xch.SendRequest(name, false, payload); err != nil {
+		if err := ch.sendRequest(ctx, xch, name, payload); err != nil {
 			return fmt.Errorf("ssh: %s request: %w", name, err)
 		}
 		return nil
 	}
-	ctx, cancel := ch.sess.withTimeout(ctx)
-	defer cancel()
-	ok, err := ch.op(ctx, "request "+name, func() (any, error) { return xch.SendRequest(name, true, payload) })
+	ok, err := ch.op(ctx, "request "+name, func() (any, error) {
+		ok, err := xch.SendRequest(name, true, payload)
+		return ok, ch.writeErr(err)
+	})
 	if errors.Is(err, ErrAgain) {
 		return err
 	}
@@ -44,6 +53,15 @@ func (ch *Channel) request(ctx context.Context, name string, wantReply bool, pay
 
 // RequestExec runs command on the server (RFC 4254 §6.5 "exec"). A refusal
 // is an error matching ErrRequestDenied.
+//
+// It waits for the server's answer until ctx or the Timeout option ends
+// (ctx's error), Close (ErrChannelClosed) or the connection's end
+// (ErrDisconnected), whatever the server does: even when the connection
+// cannot take the request (the server stopped reading, a key exchange
+// stalled). A request is a single packet, so a wait given up on leaves the
+// channel usable: x/crypto still sends the request when the connection
+// moves, and the next call of the same request collects its answer rather
+// than sending it twice. The other requests with a ctx wait the same way.
 func (ch *Channel) RequestExec(ctx context.Context, command string) error {
 	return ch.request(ctx, "exec", true, gossh.Marshal(struct{ Command string }{command}))
 }
@@ -129,7 +147,9 @@ func checkSize(columns, rows int) error {
 }
 
 // ChangePtySize tells the server the terminal's new size (RFC 4254 §6.7
-// "window-change"). Like libssh it does not wait for an answer.
+// "window-change"). Like libssh it does not wait for an answer; it waits
+// only for the connection to take the request, until the Timeout option,
+// Close or the connection's end, as RequestExec does.
 func (ch *Channel) ChangePtySize(columns, rows int) error {
 	if err := checkSize(columns, rows); err != nil {
 		return err
@@ -151,7 +171,8 @@ func (ch *Channel) RequestEnv(ctx context.Context, name, value string) error {
 
 // RequestSendSignal delivers a signal to the remote process (RFC 4254 §6.9),
 // named without the "SIG" prefix: "TERM", "INT", "KILL", ... A "SIG" prefix
-// is removed. Like libssh it does not wait for an answer.
+// is removed. Like libssh it does not wait for an answer; it waits for the
+// connection to take it as ChangePtySize does.
 func (ch *Channel) RequestSendSignal(signal string) error {
 	signal = strings.TrimPrefix(signal, "SIG")
 	if signal == "" || strings.ContainsFunc(signal, func(r rune) bool {
@@ -163,7 +184,8 @@ func (ch *Channel) RequestSendSignal(signal string) error {
 }
 
 // RequestSendBreak sends a break of the given length (RFC 4335). It does
-// not wait for an answer.
+// not wait for an answer; it waits for the connection to take it as
+// ChangePtySize does.
 func (ch *Channel) RequestSendBreak(length time.Duration) error {
 	if length < 0 {
 		return fmt.Errorf("%w: negative break length", ErrInvalidOption)

@@ -1,10 +1,9 @@
 package ssh
 
 import (
-	"context"
-	"errors"
-	"io"
 	"sync"
+
+	gossh "golang.org/x/crypto/ssh"
 )
 
 // maxSendQueue is how much stdin a channel queues in non-blocking mode
@@ -40,8 +39,11 @@ func (q *sendQueue) queued() int {
 	return n
 }
 
-// waitIdle blocks until the queue is empty and its flusher done, or ctx.
-func (q *sendQueue) waitIdle(ctx context.Context) error {
+// waitQueue blocks until the send queue is empty and its flusher done, and
+// returns the flusher's error, if any; or it returns early as await does:
+// on Close, the connection's end or lim.
+func (ch *Channel) waitQueue(lim limit) error {
+	q := ch.sendq
 	for {
 		q.mu.Lock()
 		if q.idleLocked() {
@@ -49,12 +51,10 @@ func (q *sendQueue) waitIdle(ctx context.Context) error {
 			q.mu.Unlock()
 			return err
 		}
-		ch := q.drained
+		drained := q.drained
 		q.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := ch.await(drained, lim); err != nil {
+			return err
 		}
 	}
 }
@@ -67,8 +67,8 @@ func (ch *Channel) writeNonBlocking(p []byte) (int, error) {
 	if err := q.err; err != nil {
 		return 0, err
 	}
-	if q.eof {
-		return 0, ErrChannelClosed
+	if q.eof || ch.snd.eofSent.Load() {
+		return 0, errWriteAfterEOF
 	}
 	room := maxSendQueue - len(q.buf)
 	if room <= 0 {
@@ -77,25 +77,31 @@ func (ch *Channel) writeNonBlocking(p []byte) (int, error) {
 	n := min(room, len(p))
 	q.buf = append(q.buf, p[:n]...)
 	ch.startFlusherLocked()
+	if q.err != nil {
+		return 0, q.err // the connection is gone
+	}
 	if n < len(p) {
 		return n, ErrAgain
 	}
 	return n, nil
 }
 
-// sendEOFNonBlocking sends EOF after the queued data.
+// sendEOFNonBlocking queues the EOF after the queued data; the flusher
+// sends it, so the call never waits.
 func (ch *Channel) sendEOFNonBlocking() error {
 	q := ch.sendq
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.idleLocked() {
-		return nil // nothing queued: the caller sends EOF itself
+	if q.err != nil {
+		return eofErr(q.err)
+	}
+	if q.eof || ch.snd.eofSent.Load() {
+		return nil
 	}
 	q.eof = true
-	return errEOFQueued
+	ch.startFlusherLocked()
+	return q.err
 }
-
-var errEOFQueued = errors.New("ssh: EOF queued")
 
 func (ch *Channel) startFlusherLocked() {
 	q := ch.sendq
@@ -103,45 +109,54 @@ func (ch *Channel) startFlusherLocked() {
 		return
 	}
 	q.flushing = true
-	ch.c.wg.Add(1)
-	go ch.flush()
+	if !ch.c.goTracked(ch.flush) {
+		q.flushing = false
+		q.err, q.buf, q.eof = ch.c.lostErr(nil), nil, false
+	}
 }
 
-// flush writes the queue to x/crypto until it is empty, then ends.
+// flush writes the queue to x/crypto until it is empty, then the EOF if
+// one is due, and ends. It takes the sender's turn like a blocking Write,
+// so its data goes out after a piece a timed-out Write left in flight, and
+// before anything written later. A write stuck inside x/crypto keeps the
+// flusher until x/crypto returns (the server's window, its CLOSE, or the
+// connection's end); nobody waits for it but BlockingFlush, which has a
+// ctx, and blocking calls, which Close and the connection's end wake.
 func (ch *Channel) flush() {
-	defer ch.c.wg.Done()
 	q := ch.sendq
+	err := ch.acquire(limit{})
+	if err == nil {
+		defer ch.release()
+		err = ch.settle(limit{})
+	}
+	var xch gossh.Channel
+	if err == nil {
+		xch, err = ch.channel()
+	}
 	for {
 		q.mu.Lock()
+		if err != nil {
+			q.err, q.buf, q.eof = err, nil, false
+		}
 		data := q.buf
 		q.buf = nil
 		if len(data) == 0 {
 			eof := q.eof
+			q.eof = false
 			q.flushing = false
 			close(q.drained)
 			q.drained = make(chan struct{})
 			q.mu.Unlock()
 			if eof {
-				if xch, err := ch.channel(); err == nil {
-					_ = xch.CloseWrite()
-				}
+				ch.snd.eofSent.Store(true)
+				_ = xch.CloseWrite()
 			}
 			ch.c.events.signal()
 			return
 		}
 		q.mu.Unlock()
 		ch.c.events.signal() // the queue has room again
-		xch, err := ch.channel()
-		if err == nil {
-			_, err = xch.Write(data)
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = ErrChannelClosed
-			}
-			q.mu.Lock()
-			q.err, q.buf, q.eof = err, nil, false
-			q.mu.Unlock()
-		}
+		_, err = xch.Write(data)
+		err = ch.writeErr(err)
 	}
 }

@@ -26,6 +26,14 @@ type ExecResult struct {
 // ends before the server ended the command's output, the error matches
 // ErrDisconnected (ErrServerNotResponding after unanswered keepalives) and
 // the result holds the output that arrived.
+//
+// When ctx ends first, Exec closes the channel and returns ctx's error at
+// once, whatever the server does with its window or its socket: the
+// channel's Close ends the copy of stdin (see Channel.Close for a
+// connection so stuck that it is disconnected). A Read of stdin in
+// progress at that moment is not waited for: it finishes on its own
+// goroutine and what it read is dropped. Run, Output and CombinedOutput
+// wait the same way.
 func (s *Session) Exec(ctx context.Context, command string, stdin io.Reader) (*ExecResult, error) {
 	var out, errOut bytes.Buffer
 	status, err := s.run(ctx, command, stdin, &out, &errOut)
@@ -95,17 +103,20 @@ func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdo
 	wg.Add(2)
 	go func() { defer wg.Done(); _, errs[0] = io.Copy(stdout, ch.Stdout()) }()
 	go func() { defer wg.Done(); _, errs[1] = io.Copy(stderr, ch.Stderr()) }()
-	if stdin != nil {
-		// A command may exit without reading all its input; like os/exec
-		// with a closed pipe, that is not the caller's error.
-		if _, err := io.Copy(ch, stdin); err != nil && !errors.Is(err, ErrChannelClosed) {
-			errs[2] = err
-		}
-	}
-	if err := ch.SendEOF(); err != nil && errs[2] == nil {
-		errs[2] = err
-	}
+	stdinDone := make(chan struct{})
+	go func() {
+		// Not a goroutine of the connection: Disconnect must not wait for
+		// a Read of the caller's stdin.
+		defer close(stdinDone)
+		errs[2] = copyStdin(ch, stdin)
+	}()
 	wg.Wait()
+	// The stdin copy ends by itself once the channel is closed, except in
+	// a Read of stdin; that one is not waited for past ctx.
+	select {
+	case <-stdinDone:
+	case <-ctx.Done():
+	}
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
@@ -115,6 +126,18 @@ func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdo
 		}
 	}
 	return ch.ExitStatus(ctx)
+}
+
+// copyStdin copies stdin (nil: nothing) to the channel and sends EOF.
+func copyStdin(ch *Channel, stdin io.Reader) error {
+	if stdin != nil {
+		// A command may exit without reading all its input; like os/exec
+		// with a closed pipe, that is not the caller's error.
+		if _, err := io.Copy(ch, stdin); err != nil && !errors.Is(err, ErrChannelClosed) {
+			return err
+		}
+	}
+	return ch.SendEOF()
 }
 
 // lockedBuffer is a bytes.Buffer that two copying goroutines can share.

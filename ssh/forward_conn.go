@@ -86,16 +86,21 @@ func (ch *Channel) setForwardConn(network string, local, remote net.Addr) {
 // interface{ CloseWrite() error } as on a *net.TCPConn, sends EOF. The
 // net.Conn is safe for concurrent use.
 //
-// Writes wait for the server's flow-control window. To be abandonable at a
-// deadline, a Write copies its data and sends it in pieces of up to 64 KiB
-// from a goroutine of the connection. When the deadline passes while a
-// piece waits for window, Write returns the timeout and counts that piece
-// as written: it is committed, like data in a socket's send buffer, and
-// goes out in order before anything written later (the next Write or
-// CloseWrite waits for it first, within its own deadline). Data is
-// therefore never lost, duplicated or reordered, and n never counts bytes
-// the caller must send again. Use either the net.Conn's Write or the
-// Channel's, not both at once.
+// Writes wait for the server's flow-control window and for the connection
+// to take the packets. To be abandonable at a deadline, a Write copies its
+// data and sends it in pieces of up to 64 KiB from a goroutine of the
+// connection. When the deadline passes while x/crypto holds a piece (the
+// window is closed, the server stopped reading its socket, or a key
+// exchange stalls), Write returns the timeout and counts that piece as
+// written: it is committed, like data in a socket's send buffer, and goes
+// out in order before anything written later (the next Write or CloseWrite
+// waits for it first, within its own deadline). Data is therefore never
+// lost, duplicated or reordered, n never counts bytes the caller must send
+// again, and the connection stays usable after a timeout, as a net.Conn
+// must. Close is what ends a channel whose writes never finish: it returns
+// at once and wakes every blocked call; if the connection itself is stuck,
+// the session is disconnected (see Channel.Close). The net.Conn's Write
+// and the Channel's take turns: each call's data goes out whole.
 func (ch *Channel) NetConn() net.Conn {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
@@ -244,12 +249,6 @@ func hostPortAddr(network, host string, port int) net.Addr {
 	return dialAddr{network, net.JoinHostPort(host, strconv.Itoa(port))}
 }
 
-// writePiece is the most a deadline-bound Write hands to x/crypto at once,
-// and so the most a timed-out Write leaves in flight.
-const writePiece = 64 << 10
-
-var piecePool = sync.Pool{New: func() any { b := make([]byte, writePiece); return &b }}
-
 // errConnClosed is what a closed forward connection's calls return: it
 // matches both ErrChannelClosed and net.ErrClosed.
 var errConnClosed = fmt.Errorf("%w: %w", ErrChannelClosed, net.ErrClosed)
@@ -260,22 +259,11 @@ type forwardConn struct {
 	network       string
 	local, remote net.Addr
 
-	rd, wd    connDeadline
-	closing   chan struct{} // closed by Close: wakes writers waiting for a piece
-	closeOnce sync.Once
-
-	wmu      sync.Mutex    // one writer (or CloseWrite) at a time, in order
-	inflight chan struct{} // closed when the piece in flight finished; nil when none
-	piece    pieceResult   // the finished piece's outcome, read after inflight closed
-}
-
-type pieceResult struct {
-	n   int
-	err error
+	rd, wd connDeadline
 }
 
 func newForwardConn(ch *Channel, network string, local, remote net.Addr) *forwardConn {
-	return &forwardConn{ch: ch, network: network, local: local, remote: remote, closing: make(chan struct{})}
+	return &forwardConn{ch: ch, network: network, local: local, remote: remote}
 }
 
 // connDeadline is one direction's deadline; changed wakes the calls blocked
@@ -345,92 +333,13 @@ func (fc *forwardConn) Read(p []byte) (int, error) {
 // Write writes p, waiting for window until the write deadline; see NetConn
 // for what a timed-out Write leaves behind.
 func (fc *forwardConn) Write(p []byte) (int, error) {
-	xch, err := fc.ch.channel()
-	if err != nil {
-		return 0, fc.opErr("write", err)
-	}
-	fc.wmu.Lock()
-	defer fc.wmu.Unlock()
-	if err := fc.settleLocked(); err != nil {
-		return 0, fc.opErr("write", err)
-	}
-	written := 0
-	for written < len(p) {
-		if deadline, _ := fc.wd.get(); !deadline.IsZero() && !time.Now().Before(deadline) {
-			return written, fc.opErr("write", os.ErrDeadlineExceeded)
-		}
-		k := min(len(p)-written, writePiece)
-		buf := piecePool.Get().(*[]byte)
-		copy(*buf, p[written:written+k])
-		done := make(chan struct{})
-		fc.inflight = done
-		started := fc.ch.c.goTracked(func() {
-			n, err := xch.Write((*buf)[:k])
-			piecePool.Put(buf)
-			fc.piece = pieceResult{n, err}
-			close(done)
-		})
-		if !started {
-			fc.inflight = nil
-			return written, fc.opErr("write", ErrDisconnected)
-		}
-		if err := fc.settleLocked(); err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
-				// The piece is committed and will go out in order.
-				return written + k, fc.opErr("write", err)
-			}
-			return written + fc.piece.n, fc.opErr("write", err)
-		}
-		written += k
-	}
-	return written, nil
+	n, err := fc.ch.send(p, limit{dl: &fc.wd}, false)
+	return n, fc.opErr("write", err)
 }
 
-// settleLocked waits for the piece in flight, if any, until the write
-// deadline or Close, and returns its error. fc.wmu must be held.
-func (fc *forwardConn) settleLocked() error {
-	for fc.inflight != nil {
-		select {
-		case <-fc.inflight:
-			fc.inflight = nil
-			err := fc.piece.err
-			if errors.Is(err, io.EOF) {
-				err = fmt.Errorf("%w: the channel is closed for writing", ErrChannelClosed)
-			}
-			return err
-		default:
-		}
-		deadline, changed := fc.wd.get()
-		var timer *time.Timer
-		var expired <-chan time.Time
-		if !deadline.IsZero() {
-			d := time.Until(deadline)
-			if d <= 0 {
-				return os.ErrDeadlineExceeded
-			}
-			timer = time.NewTimer(d)
-			expired = timer.C
-		}
-		select {
-		case <-fc.inflight: // collected at the top of the loop
-		case <-changed:
-		case <-expired:
-		case <-fc.closing:
-			if timer != nil {
-				timer.Stop()
-			}
-			return errConnClosed
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-	}
-	return nil
-}
-
-// Close closes the channel; blocked Reads and Writes return at once.
+// Close closes the channel and returns at once; blocked Reads and Writes
+// return at once too (see Channel.Close).
 func (fc *forwardConn) Close() error {
-	fc.closeOnce.Do(func() { close(fc.closing) })
 	if err := fc.ch.Close(); err != nil {
 		return fc.opErr("close", err)
 	}
@@ -440,12 +349,7 @@ func (fc *forwardConn) Close() error {
 // CloseWrite sends EOF after everything written so far; it waits for a
 // piece still in flight, within the write deadline.
 func (fc *forwardConn) CloseWrite() error {
-	fc.wmu.Lock()
-	defer fc.wmu.Unlock()
-	if err := fc.settleLocked(); err != nil {
-		return fc.opErr("close", err)
-	}
-	return fc.opErr("close", fc.ch.SendEOF())
+	return fc.opErr("close", fc.ch.sendEOF(limit{dl: &fc.wd}))
 }
 
 // LocalAddr and RemoteAddr are the forwarding's ends (see NetConn).

@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -62,14 +63,17 @@ func (s *Session) PollState() (readPending, writePending bool) {
 
 // BlockingFlush waits until every channel's queued output has been handed
 // to the connection, or ctx ends (libssh ssh_blocking_flush). It returns
-// the first write error of a queue, if any.
+// the first write error of a queue, if any, and ErrDisconnected if the
+// connection ends meanwhile. A channel closed meanwhile has nothing left
+// to flush. When ctx ends first, the queues stay as they are and keep
+// draining in the background.
 func (s *Session) BlockingFlush(ctx context.Context) error {
 	c, err := s.live()
 	if err != nil {
 		return err
 	}
 	for _, ch := range c.openChannels() {
-		if err := ch.sendq.waitIdle(ctx); err != nil {
+		if err := ch.waitQueue(limit{ctx: ctx}); err != nil && !errors.Is(err, ErrChannelClosed) {
 			return err
 		}
 	}
