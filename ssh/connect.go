@@ -231,6 +231,11 @@ func (c *conn) bannerCallback(message string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	room := maxIssueBanner - len(c.banner)
+	if c.bannerDropped > 0 {
+		// The banner was cut: keeping a later message would put it after
+		// a hole, so the banner stays the first bytes the server sent.
+		room = 0
+	}
 	kept := message
 	if len(message) > room {
 		kept = message[:runeStart(message, room)]
@@ -248,13 +253,19 @@ func (c *conn) bannerCallback(message string) error {
 }
 
 // runeStart returns the largest n <= max at which s can be cut without
-// splitting a UTF-8 sequence.
+// splitting a valid UTF-8 sequence: at most utf8.UTFMax-1 bytes before max.
+// Bytes that are not UTF-8 are cut at max, so a run of them cannot pull the
+// cut back to the start.
 func runeStart(s string, max int) int {
-	n := max
-	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
-		n--
+	for n := max; n >= 0 && n < len(s) && max-n < utf8.UTFMax; n-- {
+		if utf8.RuneStart(s[n]) {
+			if _, size := utf8.DecodeRuneInString(s[n:]); n+size > max {
+				return n
+			}
+			return max
+		}
 	}
-	return n
+	return max
 }
 
 // logBannerDropLocked reports, once per batch, how much issue banner was
