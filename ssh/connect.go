@@ -238,8 +238,21 @@ func (c *conn) bannerCallback(message string) error {
 	}
 	kept := message
 	if len(message) > room {
-		kept = message[:runeStart(message, room)]
 		first := c.bannerDropped == 0
+		kept = ""
+		if first {
+			// Cut the banner as IssueBanner joins it: a rune the server
+			// split across two messages is not cut either, which can take
+			// back up to three bytes of the previous message.
+			from := max(0, len(c.banner)-(utf8.UTFMax-1))
+			window := c.banner[from:] + message[:min(len(message), room+utf8.UTFMax)]
+			if cut := from + runeStart(window, len(c.banner)-from+room); cut < len(c.banner) {
+				c.bannerDropped += int64(len(c.banner) - cut)
+				c.banner = c.banner[:cut]
+			} else {
+				kept = message[:cut-len(c.banner)]
+			}
+		}
 		c.bannerDropped += int64(len(message) - len(kept))
 		c.bannerDroppedMsgs++
 		if first {
@@ -297,8 +310,9 @@ func (s *Session) ServerBanner() (string, error) {
 
 // IssueBanner returns the authentication banner the server sent (sshd's
 // Banner), available after UserauthNone; "" if the server sent none.
-// Several banner messages are joined. At most the first 64 KiB are kept;
-// the rest is dropped, and a warning says how much.
+// Several banner messages are joined. At most the first 64 KiB are kept,
+// cut where no UTF-8 character is split; the rest is dropped, and a warning
+// says how much.
 func (s *Session) IssueBanner() (string, error) {
 	c, err := s.live()
 	if err != nil {
