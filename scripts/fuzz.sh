@@ -49,20 +49,40 @@ if [ ${#targets[@]} -eq 0 ]; then
 	exit 1
 fi
 
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
 echo "fuzz.sh: ${#targets[@]} targets, $fuzztime each"
 start=$SECONDS
+spurious=0
 for target in "${targets[@]}"; do
 	read -r pkg name <<<"$target"
 	echo "==> $name ($pkg)"
 	t0=$SECONDS
-	if ! go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" \
-		-fuzzminimizetime="$minimizetime" "$pkg"; then
-		echo >&2
-		echo "FAILED: fuzz target $name in $pkg" >&2
-		echo "The failing input is in that package's testdata/fuzz/$name/ (see above);" >&2
-		echo "reproduce with: go test -run='^$name\$' $pkg" >&2
-		exit 1
+	corpus="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$name"
+	before=$(ls -A "$corpus" 2>/dev/null || true)
+	if go test -run='^$' -fuzz="^${name}\$" -fuzztime="$fuzztime" \
+		-fuzzminimizetime="$minimizetime" "$pkg" 2>&1 | tee "$log"; then
+		echo "    $name: $((SECONDS - t0))s"
+		continue
 	fi
-	echo "    $name: $((SECONDS - t0))s"
+	after=$(ls -A "$corpus" 2>/dev/null || true)
+	# Go before 1.27 can fail a run that found nothing, at the very end of
+	# -fuzztime, with a bare "context deadline exceeded" from its own
+	# coordinator (golang/go#75804). That run wrote no input; a real failure
+	# always writes one.
+	if [ "$before" = "$after" ] && grep -qx '    context deadline exceeded' "$log" &&
+		! grep -q 'Failing input written' "$log"; then
+		echo "    $name: $((SECONDS - t0))s; WARNING: go test reported its own fuzztime deadline" \
+			"(golang/go#75804), no input failed: not counted as a failure"
+		spurious=$((spurious + 1))
+		continue
+	fi
+	echo >&2
+	echo "FAILED: fuzz target $name in $pkg" >&2
+	echo "The failing input is in $corpus/ (named above);" >&2
+	echo "reproduce with: go test -run='^$name\$' $pkg" >&2
+	exit 1
 done
-echo "fuzz.sh: all ${#targets[@]} targets passed in $((SECONDS - start))s"
+echo "fuzz.sh: all ${#targets[@]} targets passed in $((SECONDS - start))s" \
+	"($spurious spurious deadline reports ignored)"
