@@ -160,12 +160,9 @@ var errRoundAbandoned = errors.New("ssh: keyboard-interactive exchange abandoned
 // round into AuthInfo for the waiting call and parks for the answers.
 func (c *conn) kbdintChallenge(name, instruction string, questions []string, echos []bool) ([]string, error) {
 	round := &kbdintRound{
-		info:  InteractiveAuthInfo{Name: name, Instruction: instruction},
+		info:  newInteractiveAuthInfo(name, instruction, questions, echos),
 		reply: make(chan []string, 1),
 		gone:  make(chan struct{}),
-	}
-	for i, q := range questions {
-		round.info.Prompts = append(round.info.Prompts, InteractiveAuthPrompt{Prompt: q, Echo: i < len(echos) && echos[i]})
 	}
 	c.mu.Lock()
 	if c.auth.abandoning {
@@ -194,6 +191,17 @@ func (c *conn) kbdintChallenge(name, instruction string, questions []string, ech
 	case <-c.done:
 		return nil, ErrDisconnected
 	}
+}
+
+// newInteractiveAuthInfo is a round as x/crypto hands it over (RFC 4256
+// §3.2, prompts and echo flags already split): one prompt per question, and
+// a question without an echo flag is not echoed.
+func newInteractiveAuthInfo(name, instruction string, questions []string, echos []bool) InteractiveAuthInfo {
+	info := InteractiveAuthInfo{Name: name, Instruction: instruction}
+	for i, q := range questions {
+		info.Prompts = append(info.Prompts, InteractiveAuthPrompt{Prompt: q, Echo: i < len(echos) && echos[i]})
+	}
+	return info
 }
 
 // UserauthKeyboardInteractive starts keyboard-interactive authentication,

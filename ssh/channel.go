@@ -212,10 +212,7 @@ func (ch *Channel) serveRequests(reqs <-chan *gossh.Request) {
 	for r := range reqs {
 		switch r.Type {
 		case "exit-status":
-			// RFC 4254 §6.10: uint32 exit_status.
-			var msg struct{ Status uint32 }
-			if gossh.Unmarshal(r.Payload, &msg) == nil {
-				status := int(msg.Status)
+			if status, ok := parseExitStatus(r.Payload); ok {
 				ch.mu.Lock()
 				ch.exitStatus = &status
 				ch.mu.Unlock()
@@ -236,6 +233,16 @@ func (ch *Channel) serveRequests(reqs <-chan *gossh.Request) {
 	// The channel is gone: no status can come any more.
 	ch.remoteEnded()
 	ch.markExited()
+}
+
+// parseExitStatus reads RFC 4254 §6.10 exit-status: uint32 exit_status,
+// and nothing after it.
+func parseExitStatus(payload []byte) (int, bool) {
+	var msg struct{ Status uint32 }
+	if gossh.Unmarshal(payload, &msg) != nil {
+		return 0, false
+	}
+	return int(msg.Status), true
 }
 
 // parseExitSignal reads RFC 4254 §6.10 exit-signal: signal name (without

@@ -231,10 +231,28 @@ func (c *conn) bannerCallback(message string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	room := maxIssueBanner - len(c.banner)
+	if c.bannerDropped > 0 {
+		// The banner was cut: keeping a later message would put it after
+		// a hole, so the banner stays the first bytes the server sent.
+		room = 0
+	}
 	kept := message
 	if len(message) > room {
-		kept = message[:runeStart(message, room)]
 		first := c.bannerDropped == 0
+		kept = ""
+		if first {
+			// Cut the banner as IssueBanner joins it: a rune the server
+			// split across two messages is not cut either, which can take
+			// back up to three bytes of the previous message.
+			from := max(0, len(c.banner)-(utf8.UTFMax-1))
+			window := c.banner[from:] + message[:min(len(message), room+utf8.UTFMax)]
+			if cut := from + runeStart(window, len(c.banner)-from+room); cut < len(c.banner) {
+				c.bannerDropped += int64(len(c.banner) - cut)
+				c.banner = c.banner[:cut]
+			} else {
+				kept = message[:cut-len(c.banner)]
+			}
+		}
 		c.bannerDropped += int64(len(message) - len(kept))
 		c.bannerDroppedMsgs++
 		if first {
@@ -248,13 +266,19 @@ func (c *conn) bannerCallback(message string) error {
 }
 
 // runeStart returns the largest n <= max at which s can be cut without
-// splitting a UTF-8 sequence.
+// splitting a valid UTF-8 sequence: at most utf8.UTFMax-1 bytes before max.
+// Bytes that are not UTF-8 are cut at max, so a run of them cannot pull the
+// cut back to the start.
 func runeStart(s string, max int) int {
-	n := max
-	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
-		n--
+	for n := max; n >= 0 && n < len(s) && max-n < utf8.UTFMax; n-- {
+		if utf8.RuneStart(s[n]) {
+			if _, size := utf8.DecodeRuneInString(s[n:]); n+size > max {
+				return n
+			}
+			return max
+		}
 	}
-	return n
+	return max
 }
 
 // logBannerDropLocked reports, once per batch, how much issue banner was
@@ -286,8 +310,9 @@ func (s *Session) ServerBanner() (string, error) {
 
 // IssueBanner returns the authentication banner the server sent (sshd's
 // Banner), available after UserauthNone; "" if the server sent none.
-// Several banner messages are joined. At most the first 64 KiB are kept;
-// the rest is dropped, and a warning says how much.
+// Several banner messages are joined. At most the first 64 KiB are kept,
+// cut where no UTF-8 character is split; the rest is dropped, and a warning
+// says how much.
 func (s *Session) IssueBanner() (string, error) {
 	c, err := s.live()
 	if err != nil {

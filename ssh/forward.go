@@ -204,20 +204,31 @@ func (s *Session) listenTCP(ctx context.Context, bindAddress string, port int, d
 		}
 		bound := port
 		if port == 0 {
-			// The reply carries the port the server chose (§7.1).
-			var r struct{ Port uint32 }
-			if gossh.Unmarshal(reply, &r) != nil || r.Port == 0 || r.Port > 65535 {
+			p, ok := parseBoundPort(reply)
+			if !ok {
 				// Not usable, but bound on the server: undo it.
 				_, _, _ = client.SendRequest("cancel-tcpip-forward", false, gossh.Marshal(struct {
 					Addr string
 					Port uint32
-				}{bindAddress, r.Port}))
+				}{bindAddress, p}))
 				return nil, fmt.Errorf("ssh: tcpip-forward: the server did not say which port it bound")
 			}
-			bound = int(r.Port)
+			bound = int(p)
 		}
 		return &remoteListener{addr: bindAddress, port: bound, deliver: deliver}, nil
 	})
+}
+
+// parseBoundPort reads the reply to a tcpip-forward request for port 0.
+// RFC 4254 §7.1: uint32 port that was bound on the server. ok is false
+// unless that is a usable port; port is what the reply said, for the
+// cancel-tcpip-forward that undoes the binding.
+func parseBoundPort(reply []byte) (port uint32, ok bool) {
+	var r struct{ Port uint32 }
+	if gossh.Unmarshal(reply, &r) != nil || r.Port == 0 || r.Port > 65535 {
+		return r.Port, false
+	}
+	return r.Port, true
 }
 
 // AcceptForward waits for the next connection forwarded from any listener
@@ -606,30 +617,45 @@ func (fw *forwarding) onForwardedUnix(nc gossh.NewChannel) {
 // parseForwardedOpen reads a forwarded-tcpip or forwarded-streamlocal
 // open; a malformed one is refused (and logged), and ok is false.
 func (c *conn) parseForwardedOpen(nc gossh.NewChannel) (p pendingOpen, ok bool) {
+	kind, parse := "forwarded-tcpip", parseForwardedTCPIP
 	if nc.ChannelType() == typeForwardedUnix {
-		// OpenSSH PROTOCOL §2.4: string socket path, string reserved.
-		path, _, ok := parseSSHString(nc.ExtraData())
-		if !ok {
-			c.log.Warn("malformed forwarded-streamlocal open refused")
-			_ = nc.Reject(gossh.ConnectionFailed, "malformed forwarded-streamlocal open")
-			return pendingOpen{}, false
-		}
-		return pendingOpen{nc: nc, unix: true, path: path}, true
+		kind, parse = "forwarded-streamlocal", parseForwardedUnix
 	}
-	// RFC 4254 §7.2: address that was connected, port that was connected,
-	// originator IP address, originator port.
+	p, ok = parse(nc.ExtraData())
+	if !ok {
+		c.log.Warn("malformed " + kind + " open refused")
+		_ = nc.Reject(gossh.ConnectionFailed, "malformed "+kind+" open")
+		return pendingOpen{}, false
+	}
+	p.nc = nc
+	return p, true
+}
+
+// parseForwardedTCPIP reads a forwarded-tcpip open. RFC 4254 §7.2: address
+// that was connected, port that was connected, originator IP address,
+// originator port; a port beyond 65535 makes it malformed.
+func parseForwardedTCPIP(payload []byte) (pendingOpen, bool) {
 	var m struct {
 		Addr     string
 		Port     uint32
 		OrigAddr string
 		OrigPort uint32
 	}
-	if gossh.Unmarshal(nc.ExtraData(), &m) != nil || m.Port > 65535 || m.OrigPort > 65535 {
-		c.log.Warn("malformed forwarded-tcpip open refused")
-		_ = nc.Reject(gossh.ConnectionFailed, "malformed forwarded-tcpip open")
+	if gossh.Unmarshal(payload, &m) != nil || m.Port > 65535 || m.OrigPort > 65535 {
 		return pendingOpen{}, false
 	}
-	return pendingOpen{nc: nc, connHost: m.Addr, connPort: int(m.Port), origHost: m.OrigAddr, origPort: int(m.OrigPort)}, true
+	return pendingOpen{connHost: m.Addr, connPort: int(m.Port), origHost: m.OrigAddr, origPort: int(m.OrigPort)}, true
+}
+
+// parseForwardedUnix reads a forwarded-streamlocal@openssh.com open.
+// OpenSSH PROTOCOL §2.4: string socket path, string reserved; only the
+// path is needed, so what follows it is not checked.
+func parseForwardedUnix(payload []byte) (pendingOpen, bool) {
+	path, _, ok := parseSSHString(payload)
+	if !ok {
+		return pendingOpen{}, false
+	}
+	return pendingOpen{unix: true, path: path}, true
 }
 
 // refuseUnknownForward refuses a forwarded connection for a listener this

@@ -46,15 +46,12 @@ func (ch *Channel) AcceptX11(ctx context.Context) (*Channel, error) {
 }
 
 func (fw *forwarding) onX11(nc gossh.NewChannel) {
-	// RFC 4254 §6.3.2: originator address, originator port.
-	var m struct {
-		OrigAddr string
-		OrigPort uint32
-	}
-	if gossh.Unmarshal(nc.ExtraData(), &m) != nil || m.OrigPort > 65535 {
+	p, ok := parseX11Open(nc.ExtraData())
+	if !ok {
 		_ = nc.Reject(gossh.ConnectionFailed, "malformed x11 open")
 		return
 	}
+	p.nc = nc
 	fw.mu.Lock()
 	wanted := fw.x11.wanted()
 	fw.mu.Unlock()
@@ -62,9 +59,23 @@ func (fw *forwarding) onX11(nc gossh.NewChannel) {
 		_ = nc.Reject(gossh.Prohibited, "X11 forwarding was not requested")
 		return
 	}
-	if !fw.x11Q.push(pendingOpen{nc: nc, origHost: m.OrigAddr, origPort: int(m.OrigPort)}) {
+	if !fw.x11Q.push(p) {
 		_ = nc.Reject(gossh.ResourceShortage, "too many X11 channels waiting to be accepted")
 		return
 	}
 	fw.c.events.signal()
+}
+
+// parseX11Open reads an x11 channel open. RFC 4254 §6.3.2: string
+// originator address, uint32 originator port; a port beyond 65535 makes it
+// malformed.
+func parseX11Open(payload []byte) (pendingOpen, bool) {
+	var m struct {
+		OrigAddr string
+		OrigPort uint32
+	}
+	if gossh.Unmarshal(payload, &m) != nil || m.OrigPort > 65535 {
+		return pendingOpen{}, false
+	}
+	return pendingOpen{origHost: m.OrigAddr, origPort: int(m.OrigPort)}, true
 }
