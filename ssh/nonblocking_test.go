@@ -74,15 +74,22 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 			return s.UserauthPublicKeyAuto(context.Background(), "", "pp")
 		}},
 	}
+	// Every case holds the server's bytes back during the first call: its
+	// answer cannot have arrived, so the call must return AuthAgain, and
+	// return at once. On plain loopback a final answer would be legal too
+	// (the server may answer before the call looks), which is why the
+	// first call is not run against an unheld connection.
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": tc.user}})
-			s := acceptedSession(t, srv, "u", IdentityAgent(sock), AddIdentity(encPath), SSHDir(dir))
+			s, held := heldSession(t, srv, "u", IdentityAgent(sock), AddIdentity(encPath), SSHDir(dir))
 			s.SetBlocking(false)
-			first, err := tc.run(s)
+			held.hold()
+			first, err := returnsAtOnce(t, "first call", func() (AuthStatus, error) { return tc.run(s) })
 			if first != AuthAgain || err != nil {
-				t.Fatalf("first non-blocking call: %v, %v; want AuthAgain at once", first, err)
+				t.Fatalf("first non-blocking call: %v, %v; want AuthAgain with the answer held back", first, err)
 			}
+			held.release()
 			st, err := untilDone(t, s, func() (AuthStatus, error) { return tc.run(s) }, authAgain)
 			if st != AuthSuccess || err != nil {
 				t.Fatalf("got %v, %v", st, err)
@@ -92,12 +99,14 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 	t.Run("keyboard-interactive", func(t *testing.T) {
 		srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
 			KeyboardInteractive: []testserver.Round{{Prompts: []string{"P: "}, Want: []string{"x"}}, {}}}}})
-		s := acceptedSession(t, srv, "u")
+		s, held := heldSession(t, srv, "u")
 		s.SetBlocking(false)
 		kbd := func() (AuthStatus, error) { return s.UserauthKeyboardInteractive(context.Background(), "", "") }
-		if st, _ := kbd(); st != AuthAgain {
-			t.Fatalf("first call %v", st)
+		held.hold()
+		if st, err := returnsAtOnce(t, "first call", kbd); st != AuthAgain || err != nil {
+			t.Fatalf("first call with the round held back: %v, %v; want AuthAgain", st, err)
 		}
+		held.release()
 		rounds := 0
 		for {
 			st, err := untilDone(t, s, kbd, authAgain)
@@ -127,7 +136,11 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 }
 
 func TestNonBlockingChannelCalls(t *testing.T) {
-	s, _ := loggedIn(t)
+	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	s, held := heldSession(t, srv, "alice")
+	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
+		t.Fatalf("login: %v, %v", st, err)
+	}
 	s.SetBlocking(false)
 	ch, err := s.NewChannel()
 	if err != nil {
@@ -135,12 +148,22 @@ func TestNonBlockingChannelCalls(t *testing.T) {
 	}
 	defer ch.Close()
 	ctx := context.Background()
-	if err := ch.OpenSession(ctx); !errors.Is(err, ErrAgain) {
-		t.Fatalf("first OpenSession: %v, want ErrAgain", err)
+	// With the server's bytes held back, the confirmation and the reply
+	// cannot be there yet: each first call must return ErrAgain, at once.
+	// (On plain loopback nil would be legal too.)
+	held.hold()
+	if _, err := returnsAtOnce(t, "OpenSession", func() (struct{}, error) { return struct{}{}, ch.OpenSession(ctx) }); !errors.Is(err, ErrAgain) {
+		t.Fatalf("first OpenSession with the answer held back: %v, want ErrAgain", err)
 	}
+	held.release()
 	if _, err := untilDone(t, s, func() (struct{}, error) { return struct{}{}, ch.OpenSession(ctx) }, errAgain); err != nil {
 		t.Fatal(err)
 	}
+	held.hold()
+	if _, err := returnsAtOnce(t, "RequestExec", func() (struct{}, error) { return struct{}{}, ch.RequestExec(ctx, "cat") }); !errors.Is(err, ErrAgain) {
+		t.Fatalf("first RequestExec with the reply held back: %v, want ErrAgain", err)
+	}
+	held.release()
 	if _, err := untilDone(t, s, func() (struct{}, error) { return struct{}{}, ch.RequestExec(ctx, "cat") }, errAgain); err != nil {
 		t.Fatal(err)
 	}
