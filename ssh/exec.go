@@ -120,6 +120,14 @@ func (s *Session) run(ctx context.Context, command string, stdin io.Reader, stdo
 	if ctx.Err() != nil {
 		return -1, ctx.Err()
 	}
+	if errs[0] == nil && errs[1] == nil && (errors.Is(errs[2], ErrDisconnected) || errors.Is(errs[2], ErrChannelClosed)) {
+		// Both outputs ended as the server ended them (a cut one is an
+		// error above), so the channel closing or the connection ending
+		// under the stdin copy or its EOF came after the command was done,
+		// as with a server that closes TCP right after the channel: the
+		// exit status tells the truth about the command.
+		errs[2] = nil
+	}
 	for _, e := range errs {
 		if e != nil {
 			return -1, e
