@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/libssh-go/libssh/internal/interop"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -45,7 +45,7 @@ func checkAlgorithmsAtHostKeyTime(t *testing.T, s *Session, login func() error) 
 }
 
 func TestAlgorithmsBeforeTheHostKeyDecision(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	if _, err := NewSession().Algorithms(); !errors.Is(err, ErrNotConnected) {
 		t.Fatalf("before Connect: %v", err)
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -24,7 +24,7 @@ func pubOf(t *testing.T, k any) gossh.PublicKey {
 func TestUserauthAgentTriesEachKey(t *testing.T) {
 	unknown, good := newEd25519Raw(t), newEd25519Raw(t)
 	sock := startAgent(t, nil, unknown, good)
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {AuthorizedKeys: []gossh.PublicKey{pubOf(t, good)}}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {AuthorizedKeys: []gossh.PublicKey{pubOf(t, good)}}}})
 	s := acceptedSession(t, srv, "u", IdentityAgent(sock))
 	if st, err := s.UserauthAgent(testCtx(t), ""); st != AuthSuccess || err != nil {
 		t.Fatalf("got %v, %v", st, err)
@@ -33,7 +33,7 @@ func TestUserauthAgentTriesEachKey(t *testing.T) {
 
 func TestUserauthAgentDenied(t *testing.T) {
 	sock := startAgent(t, nil, newEd25519Raw(t))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", IdentityAgent(sock))
 	if st, err := s.UserauthAgent(testCtx(t), ""); st != AuthDenied || err != nil {
 		t.Fatalf("got %v, %v", st, err)
@@ -54,7 +54,7 @@ func TestUserauthAgentFailuresCostOnlyTheMethod(t *testing.T) {
 			} else {
 				sock = agentThatListsThen(t, mode, key)
 			}
-			srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+			srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 				Password: "pw", AuthorizedKeys: []gossh.PublicKey{pubOf(t, key)}}}})
 			s := acceptedSession(t, srv, "u", IdentityAgent(sock))
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -80,7 +80,7 @@ func TestUserauthPublicKeyAutoAsksPassphraseOnlyForAcceptedKey(t *testing.T) {
 	dir := t.TempDir()
 	_, _ = writeKeyFile(t, dir, "id_ed25519", "rejected-pass") // the server does not know this one
 	goodPath, goodPub := writeKeyFile(t, dir, "extra_key", "good-pass")
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {AuthorizedKeys: []gossh.PublicKey{goodPub}}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {AuthorizedKeys: []gossh.PublicKey{goodPub}}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), AddIdentity(goodPath), IdentityAgent("none"))
 	var asked []string
 	s.SetAuthCallback(func(prompt string, echo, verify bool, identity string) (string, error) {
@@ -99,7 +99,7 @@ func TestUserauthPublicKeyAutoSkipsKeyWithWrongPassphrase(t *testing.T) {
 	dir := t.TempDir()
 	firstPath, firstPub := writeKeyFile(t, dir, "id_ed25519", "pass-one")
 	_, secondPub := writeKeyFile(t, dir, "id_ecdsa", "") // plain: default name, tried after
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		AuthorizedKeys: []gossh.PublicKey{firstPub, secondPub}}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
 	st, err := s.UserauthPublicKeyAuto(testCtx(t), "", "not-the-passphrase")
@@ -124,7 +124,7 @@ func TestUserauthPublicKeyAutoUsesAgentFirstAndCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, keyPath+"-cert.pub", gossh.MarshalAuthorizedKey(cert))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		CertAuthorities: []gossh.PublicKey{caSigner.PublicKey()}}}})
 	agentKey := newEd25519Raw(t)
 	sock := startAgent(t, nil, agentKey)
@@ -145,7 +145,7 @@ func TestUserauthPublicKeyAutoUsesAgentFirstAndCertificates(t *testing.T) {
 }
 
 func TestUserauthPublicKeyAutoWithNothingToOffer(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", IdentityAgent("none"))
 	if st, err := s.UserauthPublicKeyAuto(testCtx(t), "", ""); st != AuthDenied || err != nil {
 		t.Fatalf("got %v, %v", st, err)

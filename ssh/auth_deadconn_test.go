@@ -9,7 +9,7 @@ import (
 
 	"github.com/libssh-go/libssh/internal/faultrelay"
 	"github.com/libssh-go/libssh/internal/interop"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // countingConn counts the bytes read from it, so a test knows the offset
@@ -84,10 +84,10 @@ func wantDead(t *testing.T, s *Session, st AuthStatus, err error) {
 // first byte announces a packet of about 4 GB, which x/crypto refuses as too
 // large; flipping a later byte breaks the authentication tag.
 func TestCorruptPacketDuringKeyboardInteractive(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{
+	srv := sshtest.New(t, sshtest.Config{
 		Ciphers: []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com", "aes128-ctr"},
 		MACs:    []string{"hmac-sha2-256-etm@openssh.com", "hmac-sha2-256"},
-		Users: map[string]testserver.User{"u": {KeyboardInteractive: []testserver.Round{
+		Users: map[string]sshtest.User{"u": {KeyboardInteractive: []sshtest.Round{
 			{Prompts: []string{"Password: "}, Want: []string{"pw"}},
 			{}, // PAM's last round, with no prompts
 		}}},
@@ -182,8 +182,8 @@ func kbdintOffsets(t *testing.T, s *Session, cc *countingConn, password string) 
 // A genuine refusal still reads as AuthDenied: the liveness check must not
 // turn a live connection into an error.
 func TestDeniedStaysDeniedOnALiveConnection(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw",
-		KeyboardInteractive: []testserver.Round{{Prompts: []string{"P: "}, Want: []string{"right"}}}}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw",
+		KeyboardInteractive: []sshtest.Round{{Prompts: []string{"P: "}, Want: []string{"right"}}}}}})
 	s := acceptedSession(t, srv, "u")
 	ctx := testCtx(t)
 	for i := 0; i < 3; i++ {

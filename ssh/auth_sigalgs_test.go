@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -20,12 +20,12 @@ import (
 // PublicKeyAcceptedTypes leaves out by default, so it sends nothing and the
 // key is denied. The denial must say why, and the log too.
 func TestRSAKeyWithoutServerSigAlgsSaysWhy(t *testing.T) {
-	rsaKey, err := testserver.GenerateSigner(gossh.KeyAlgoRSA)
+	rsaKey, err := sshtest.GenerateSigner(gossh.KeyAlgoRSA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := testserver.New(t, testserver.Config{
-		Users:                   map[string]testserver.User{"alice": {AuthorizedKeys: []gossh.PublicKey{rsaKey.PublicKey()}, Password: "pw"}},
+	srv := sshtest.New(t, sshtest.Config{
+		Users:                   map[string]sshtest.User{"alice": {AuthorizedKeys: []gossh.PublicKey{rsaKey.PublicKey()}, Password: "pw"}},
 		NoExtInfo:               true,
 		PublicKeyAuthAlgorithms: []string{gossh.KeyAlgoRSASHA256, gossh.KeyAlgoRSASHA512, gossh.KeyAlgoED25519},
 	})
@@ -66,11 +66,11 @@ func TestRSAKeyWithoutServerSigAlgsSaysWhy(t *testing.T) {
 // A denial by the server itself carries no such reason, and ssh-rsa, when
 // allowed, is what x/crypto falls back to without server-sig-algs.
 func TestRSAKeyDenialsWithoutSigAlgsReason(t *testing.T) {
-	rsaKey, err := testserver.GenerateSigner(gossh.KeyAlgoRSA)
+	rsaKey, err := sshtest.GenerateSigner(gossh.KeyAlgoRSA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := testserver.GenerateSigner(gossh.KeyAlgoRSA)
+	other, err := sshtest.GenerateSigner(gossh.KeyAlgoRSA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +86,8 @@ func TestRSAKeyDenialsWithoutSigAlgsReason(t *testing.T) {
 		{"no server-sig-algs, ssh-rsa allowed on both sides", true, true, rsaKey, AuthSuccess},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testserver.Config{
-				Users:     map[string]testserver.User{"alice": {AuthorizedKeys: []gossh.PublicKey{rsaKey.PublicKey()}}},
+			cfg := sshtest.Config{
+				Users:     map[string]sshtest.User{"alice": {AuthorizedKeys: []gossh.PublicKey{rsaKey.PublicKey()}}},
 				NoExtInfo: tc.noExt,
 			}
 			var opts []Option
@@ -96,7 +96,7 @@ func TestRSAKeyDenialsWithoutSigAlgsReason(t *testing.T) {
 			} else {
 				cfg.PublicKeyAuthAlgorithms = []string{gossh.KeyAlgoRSASHA256, gossh.KeyAlgoRSASHA512}
 			}
-			srv := testserver.New(t, cfg)
+			srv := sshtest.New(t, cfg)
 			h := &recordHandler{}
 			s := acceptedSession(t, srv, "alice", append(opts, loggingTo(h)...)...)
 			st, err := s.UserauthPublicKey(testCtx(t), "", NewKeyFromSigner(tc.key))
@@ -112,9 +112,9 @@ func TestRSAKeyDenialsWithoutSigAlgsReason(t *testing.T) {
 
 // noSHA1NoExtInfo is a server that sends no server-sig-algs and refuses
 // ssh-rsa, with alice authorized for keys.
-func noSHA1NoExtInfo(t *testing.T, keys ...gossh.PublicKey) *testserver.Server {
-	return testserver.New(t, testserver.Config{
-		Users:                   map[string]testserver.User{"alice": {AuthorizedKeys: keys}},
+func noSHA1NoExtInfo(t *testing.T, keys ...gossh.PublicKey) *sshtest.Server {
+	return sshtest.New(t, sshtest.Config{
+		Users:                   map[string]sshtest.User{"alice": {AuthorizedKeys: keys}},
 		NoExtInfo:               true,
 		PublicKeyAuthAlgorithms: []string{gossh.KeyAlgoRSASHA256, gossh.KeyAlgoRSASHA512, gossh.KeyAlgoED25519},
 	})

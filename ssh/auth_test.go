@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
 func TestUserauthBeforeHostKeyDecisionSendsNothing(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "secret"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "secret"}}})
 	s := dialSession(t, srv, "u")
 	st, err := s.UserauthPassword(testCtx(t), "", "secret")
 	var hk *HostKeyError
@@ -39,9 +39,9 @@ func TestUserauthBeforeHostKeyDecisionSendsNothing(t *testing.T) {
 }
 
 func TestUserauthNoneAndList(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{
+	srv := sshtest.New(t, sshtest.Config{
 		Banner: "Authorized use only\n",
-		Users:  map[string]testserver.User{"u": {Password: "pw"}},
+		Users:  map[string]sshtest.User{"u": {Password: "pw"}},
 	})
 	// x/crypto sends "none" by itself once the host key is accepted, so
 	// on loopback its answer may already be in when UserauthList is first
@@ -77,7 +77,7 @@ func TestUserauthNoneAndList(t *testing.T) {
 }
 
 func TestUserauthNoneSuccess(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	s := acceptedSession(t, srv, "u")
 	if st, err := s.UserauthNone(testCtx(t), ""); st != AuthSuccess || err != nil {
 		t.Fatalf("got %v, %v", st, err)
@@ -89,7 +89,7 @@ func TestUserauthNoneSuccess(t *testing.T) {
 }
 
 func TestUserauthPasswordDeniedThenSuccess(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "right"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "right"}}})
 	s := acceptedSession(t, srv, "u")
 	ctx := testCtx(t)
 	if st, err := s.UserauthPassword(ctx, "", "wrong"); st != AuthDenied || err != nil {
@@ -140,7 +140,7 @@ func kbdintLoop(t *testing.T, s *Session, answer func(InteractiveAuthInfo) []str
 }
 
 func TestKeyboardInteractiveRounds(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {KeyboardInteractive: []testserver.Round{
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {KeyboardInteractive: []sshtest.Round{
 		{Name: "otp", Instruction: "two questions", Prompts: []string{"Password: ", "Code: "}, Echos: []bool{false, true}, Want: []string{"pw", "123"}},
 		{Instruction: "nothing to ask"}, // PAM's zero-prompt round
 		{Prompts: []string{"Last: "}, Want: []string{""}},
@@ -165,9 +165,9 @@ func TestKeyboardInteractiveRounds(t *testing.T) {
 }
 
 func TestKeyboardInteractiveWrongAnswersAndTooMany(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		Password:            "pw",
-		KeyboardInteractive: []testserver.Round{{Prompts: []string{"Password: "}, Want: []string{"pw"}}},
+		KeyboardInteractive: []sshtest.Round{{Prompts: []string{"Password: "}, Want: []string{"pw"}}},
 	}}})
 	s := acceptedSession(t, srv, "u")
 	ctx := testCtx(t)
@@ -197,11 +197,11 @@ func TestKeyboardInteractiveWrongAnswersAndTooMany(t *testing.T) {
 
 func TestPartialSuccessPublicKeyThenKeyboardInteractive(t *testing.T) {
 	signer := newEd25519(t)
-	srv := testserver.New(t, testserver.Config{
+	srv := sshtest.New(t, sshtest.Config{
 		AuthSequence: []string{"publickey", "keyboard-interactive"},
-		Users: map[string]testserver.User{"u": {
+		Users: map[string]sshtest.User{"u": {
 			AuthorizedKeys:      []gossh.PublicKey{signer.PublicKey()},
-			KeyboardInteractive: []testserver.Round{{Prompts: []string{"Password: "}, Want: []string{"pw"}}},
+			KeyboardInteractive: []sshtest.Round{{Prompts: []string{"Password: "}, Want: []string{"pw"}}},
 		}},
 	})
 	s := acceptedSession(t, srv, "u")
@@ -226,7 +226,7 @@ func TestPartialSuccessPublicKeyThenKeyboardInteractive(t *testing.T) {
 
 func TestTryPublicKeyAndPublicKey(t *testing.T) {
 	good, other := newEd25519(t), newEd25519(t)
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {AuthorizedKeys: []gossh.PublicKey{good.PublicKey()}}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {AuthorizedKeys: []gossh.PublicKey{good.PublicKey()}}}})
 	s := acceptedSession(t, srv, "u")
 	ctx := testCtx(t)
 	if st, err := s.UserauthTryPublicKey(ctx, "", NewKey(other.PublicKey())); st != AuthDenied || err != nil {
@@ -247,7 +247,7 @@ func TestTryPublicKeyAndPublicKey(t *testing.T) {
 }
 
 func TestServerDisconnectMidAuthFailsAtOnce(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Fault: testserver.FaultDisconnectInAuth, Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultDisconnectInAuth, Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u")
 	st, err := s.UserauthPassword(testCtx(t), "", "pw")
 	if st != AuthError || !errors.Is(err, ErrDisconnected) {
@@ -259,7 +259,7 @@ func TestServerDisconnectMidAuthFailsAtOnce(t *testing.T) {
 }
 
 func TestStalledServerAuthEndsWithCtx(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Fault: testserver.FaultStallInAuth, Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultStallInAuth, Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
@@ -276,7 +276,7 @@ func TestStalledServerAuthEndsWithCtx(t *testing.T) {
 // TestAuthTimeoutOption: the Timeout option bounds an auth step when the
 // caller's ctx has no deadline.
 func TestAuthTimeoutOption(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Fault: testserver.FaultStallInAuth, Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultStallInAuth, Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", Timeout(200*time.Millisecond))
 	if _, err := s.UserauthPassword(context.Background(), "", "pw"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v", err)
@@ -287,7 +287,7 @@ func TestAuthTimeoutOption(t *testing.T) {
 // flight; the next call of the same kind gets its outcome.
 func TestInterruptedStepIsCollectedLater(t *testing.T) {
 	release := make(chan struct{})
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {KeyboardInteractive: []testserver.Round{{Prompts: []string{"P: "}}}}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {KeyboardInteractive: []sshtest.Round{{Prompts: []string{"P: "}}}}}})
 	_ = release
 	s := acceptedSession(t, srv, "u")
 	ctx := testCtx(t)
@@ -311,7 +311,7 @@ func TestInterruptedStepIsCollectedLater(t *testing.T) {
 }
 
 func TestDisconnectWakesBlockedAuth(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Fault: testserver.FaultStallInAuth, Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultStallInAuth, Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u")
 	type result struct {
 		st  AuthStatus
@@ -338,8 +338,8 @@ func TestDisconnectWakesBlockedAuth(t *testing.T) {
 
 func TestConnectionDroppedMidHandshake(t *testing.T) {
 	for _, n := range []int{0, 10, 300, 1200} {
-		srv := testserver.New(t, testserver.Config{Fault: testserver.FaultDropAfterBytes, DropAfter: n,
-			Users: map[string]testserver.User{"u": {Password: "pw"}}})
+		srv := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultDropAfterBytes, DropAfter: n,
+			Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 		s := NewSession()
 		_ = s.SetOption(Hostname(srv.Host()), Port(srv.Port()), User("u"))
 		err := s.Connect(testCtx(t))
@@ -357,7 +357,7 @@ func TestConnectionDroppedMidHandshake(t *testing.T) {
 func TestLogLevelSendsRecordsToLogger(t *testing.T) {
 	var buf lockedBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug - 8}))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", Logger(logger), LogLevel(LogProtocol))
 	_, _ = s.UserauthPassword(testCtx(t), "", "pw")
 	out := string(buf.Bytes())

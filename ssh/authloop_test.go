@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -74,11 +74,11 @@ func weztermAuthLoop(ctx context.Context, s *Session, passphrase string, answer 
 func TestWeztermAuthLoopAgainstTestServer(t *testing.T) {
 	dir := t.TempDir()
 	_, pub := writeKeyFile(t, dir, "id_ed25519", "")
-	srv := testserver.New(t, testserver.Config{
+	srv := sshtest.New(t, sshtest.Config{
 		AuthSequence: []string{"publickey", "keyboard-interactive"},
-		Users: map[string]testserver.User{"u": {
+		Users: map[string]sshtest.User{"u": {
 			AuthorizedKeys:      []gossh.PublicKey{pub},
-			KeyboardInteractive: []testserver.Round{{Prompts: []string{"Password: "}, Want: []string{"pw"}}, {}},
+			KeyboardInteractive: []sshtest.Round{{Prompts: []string{"Password: "}, Want: []string{"pw"}}, {}},
 		}},
 	})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
@@ -92,9 +92,9 @@ func TestWeztermAuthLoopAgainstTestServer(t *testing.T) {
 }
 
 func TestWeztermAuthLoopFallsBackToPassword(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		Password:            "pw",
-		KeyboardInteractive: []testserver.Round{{Prompts: []string{"Code: "}, Want: []string{"right"}}},
+		KeyboardInteractive: []sshtest.Round{{Prompts: []string{"Code: "}, Want: []string{"right"}}},
 	}}})
 	s := acceptedSession(t, srv, "u", IdentityAgent("none"))
 	trail, err := weztermAuthLoop(testCtx(t), s, "", func(InteractiveAuthPrompt) string { return "wrong" }, "pw")

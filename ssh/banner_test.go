@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // bannerChunk is one banner message: below x/crypto's 256 KiB packet limit,
@@ -74,8 +74,8 @@ func (h *heapWatch) done() (peak, live float64) {
 func TestIssueBannerIsCapped(t *testing.T) {
 	const repeat = 160 // 32 MiB
 	chunk := strings.Repeat("Authorized use only. ", bannerChunk/21)
-	srv := testserver.New(t, testserver.Config{Banner: chunk, BannerRepeat: repeat,
-		Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Banner: chunk, BannerRepeat: repeat,
+		Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	var logs lockedBuffer
 	h := watchHeap()
 	s := acceptedSession(t, srv, "u", Logger(slog.New(slog.NewTextHandler(&logs, nil))), LogLevel(LogWarning))
@@ -111,8 +111,8 @@ func TestIssueBannerIsCapped(t *testing.T) {
 // 32 MiB and after 96 MiB is about the same: packets in flight), the
 // waiting call ends with its ctx, and Disconnect ends everything.
 func TestEndlessBannersKeepMemoryBounded(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Banner: strings.Repeat("x", bannerChunk), BannerRepeat: -1,
-		Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Banner: strings.Repeat("x", bannerChunk), BannerRepeat: -1,
+		Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	raw, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)

@@ -13,14 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
-func loggedInWith(t *testing.T, cfg testserver.Config) (*Session, *testserver.Server) {
+func loggedInWith(t *testing.T, cfg sshtest.Config) (*Session, *sshtest.Server) {
 	t.Helper()
-	cfg.Users = map[string]testserver.User{"alice": {Password: "pw"}}
-	srv := testserver.New(t, cfg)
+	cfg.Users = map[string]sshtest.User{"alice": {Password: "pw"}}
+	srv := sshtest.New(t, cfg)
 	s := acceptedSession(t, srv, "alice")
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 		t.Fatalf("login: %v, %v", st, err)
@@ -60,7 +60,7 @@ func TestShellInPtyWithResizeEnvAndRecordedRequests(t *testing.T) {
 	if err := ch.ChangePtySize(132, 43); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.WaitRequest(ctx, func(r testserver.RequestRecord) bool {
+	if _, err := srv.WaitRequest(ctx, func(r sshtest.RequestRecord) bool {
 		return r.Type == "window-change" && r.Cols == 132 && r.Rows == 43
 	}); err != nil {
 		t.Fatalf("window-change never arrived: %v", err)
@@ -80,7 +80,7 @@ func TestShellInPtyWithResizeEnvAndRecordedRequests(t *testing.T) {
 	if st, err := ch.ExitStatus(ctx); st != 3 || err != nil {
 		t.Fatalf("exit: %d, %v", st, err)
 	}
-	var pty *testserver.RequestRecord
+	var pty *sshtest.RequestRecord
 	for _, r := range srv.Requests() {
 		if r.Type == "pty-req" {
 			pty = &r
@@ -118,7 +118,7 @@ func TestSignalBreakX11AndAgentRequests(t *testing.T) {
 	if !errors.Is(err, ErrNoExitStatus) || !ok || sig.Signal != "TERM" {
 		t.Fatalf("after TERM: %v, %+v", err, sig)
 	}
-	seen := map[string]testserver.RequestRecord{}
+	seen := map[string]sshtest.RequestRecord{}
 	for _, r := range srv.Requests() {
 		seen[r.Type] = r
 	}
@@ -236,8 +236,8 @@ func TestCloseWakesBlockedRead(t *testing.T) {
 }
 
 // bigStreams writes n bytes to one stream, then n to the other.
-func bigStreams(n int) func(testserver.ExecContext) int {
-	return func(ctx testserver.ExecContext) int {
+func bigStreams(n int) func(sshtest.ExecContext) int {
+	return func(ctx sshtest.ExecContext) int {
 		first, second := ctx.Stderr, ctx.Stdout
 		if ctx.Command == "stdout-first" {
 			first, second = second, first
@@ -257,7 +257,7 @@ func bigStreams(n int) func(testserver.ExecContext) int {
 // One unread stream must not stall the other, within the documented buffer.
 func TestUnreadStreamDoesNotStallTheOther(t *testing.T) {
 	const n = 4 << 20 // twice x/crypto's window
-	s, _ := loggedInWith(t, testserver.Config{Exec: bigStreams(n)})
+	s, _ := loggedInWith(t, sshtest.Config{Exec: bigStreams(n)})
 	for _, tc := range []struct {
 		cmd    string
 		stderr bool
@@ -409,7 +409,7 @@ func (yesReader) Read(b []byte) (int, error) {
 func TestExecHelpersSendConfiguredEnv(t *testing.T) {
 	t.Setenv("LIBSSH_GO_SENT", "from-local")
 	t.Setenv("LIBSSH_GO_NOT_SENT", "no")
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "alice", SendEnv("LIBSSH_GO_S*"), SetEnv("FIXED=1 DENY_ME=2"))
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 		t.Fatal(st, err)
@@ -426,7 +426,7 @@ func TestExecHelpersSendConfiguredEnv(t *testing.T) {
 }
 
 func TestRekeyLimitReKeysAndDataSurvives(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "alice", RekeyLimit(256<<10, 0))
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 		t.Fatal(st, err)

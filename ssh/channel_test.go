@@ -7,12 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
-func loggedIn(t *testing.T) (*Session, *testserver.Server) {
+func loggedIn(t *testing.T) (*Session, *sshtest.Server) {
 	t.Helper()
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "alice")
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 		t.Fatalf("login: %v, %v", st, err)
@@ -74,7 +74,7 @@ func TestExecKilledBySignalHasNoStatus(t *testing.T) {
 }
 
 func TestChannelBeforeAuthAndAfterDisconnect(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u")
 	if _, err := s.NewChannel(); !errors.Is(err, ErrNotAuthenticated) {
 		t.Fatalf("NewChannel before auth: %v", err)

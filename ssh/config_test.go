@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // parsed resolves config text for host and returns the options; extra
@@ -105,7 +105,7 @@ func TestConfigDefaultFiles(t *testing.T) {
 // TestConnectReadsConfig: Connect resolves ~/.ssh/config itself, unless
 // ProcessConfig(false).
 func TestConnectReadsConfig(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"cfg": {NoneAuth: true}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"cfg": {NoneAuth: true}}})
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "config"), []byte(fmt.Sprintf(
 		"Host myalias\n  HostName %s\n  Port %d\n  User cfg\n", srv.Host(), srv.Port())))

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -21,7 +21,7 @@ func TestConnectWithoutHost(t *testing.T) {
 }
 
 func TestConnectShowsServerIdentity(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{ServerVersion: "SSH-2.0-OpenSSH_9.2p1 Debian-2"})
+	srv := sshtest.New(t, sshtest.Config{ServerVersion: "SSH-2.0-OpenSSH_9.2p1 Debian-2"})
 	s := dialSession(t, srv, "u")
 	if !s.IsConnected() {
 		t.Fatal("IsConnected false after Connect")
@@ -53,9 +53,9 @@ func TestConnectShowsServerIdentity(t *testing.T) {
 }
 
 func TestConnectTimesOut(t *testing.T) {
-	for _, fault := range []testserver.Fault{testserver.FaultSilent, testserver.FaultPartialVersion} {
+	for _, fault := range []sshtest.Fault{sshtest.FaultSilent, sshtest.FaultPartialVersion} {
 		t.Run(fault.String(), func(t *testing.T) {
-			srv := testserver.New(t, testserver.Config{Fault: fault})
+			srv := sshtest.New(t, sshtest.Config{Fault: fault})
 			for _, viaOption := range []bool{false, true} {
 				s := NewSession()
 				opts := []Option{Hostname(srv.Host()), Port(srv.Port())}
@@ -88,7 +88,7 @@ func TestConnectTimesOut(t *testing.T) {
 }
 
 func TestConnectToGarbageFails(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Fault: testserver.FaultGarbage})
+	srv := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultGarbage})
 	s := NewSession()
 	_ = s.SetOption(Hostname(srv.Host()), Port(srv.Port()))
 	if err := s.Connect(testCtx(t)); err == nil {
@@ -100,7 +100,7 @@ func TestConnectToGarbageFails(t *testing.T) {
 }
 
 func TestConnectOverSocketAndBindAddress(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	raw, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestConnectOverSocketAndBindAddress(t *testing.T) {
 }
 
 func TestDisconnectAndReconnect(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	s := acceptedSession(t, srv, "u")
 	if err := s.Disconnect(); err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestDisconnectAndReconnect(t *testing.T) {
 }
 
 func TestAlgorithmOptionsTakeEffect(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	s := acceptedSession(t, srv, "u",
 		CiphersCS("aes256-ctr"), CiphersSC("aes256-ctr"), HmacCS("hmac-sha2-512"),
 		KeyExchange("ecdh-sha2-nistp384"), HostKeys("ecdsa-sha2-nistp256"))
@@ -198,7 +198,7 @@ func TestCallsOnUnconnectedSession(t *testing.T) {
 }
 
 func TestAlgorithmsReportsTheNegotiation(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", CiphersCS("aes128-ctr"), HmacCS("hmac-sha2-512-etm@openssh.com"), KeyExchange("curve25519-sha256"))
 	if got, err := s.Algorithms(); err != nil || got.KeyExchange != "curve25519-sha256" {
 		t.Fatalf("before none: %+v, %v", got, err)

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -106,7 +106,7 @@ func closedPort(t *testing.T) int {
 // Connect's failures match ErrConnect and still let errors.As find the
 // network error, and the message names host:port (issue 14, point 5).
 func TestConnectErrorsMatch(t *testing.T) {
-	silent := testserver.New(t, testserver.Config{Fault: testserver.FaultSilent})
+	silent := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultSilent})
 	port := closedPort(t)
 	cases := []struct {
 		name  string

@@ -6,15 +6,15 @@ import (
 	"io"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
 	"github.com/libssh-go/libssh/ssh"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // The libssh flow: connect, check the host key, authenticate step by step,
 // run a command. The in-process test server stands in for a real host.
 func Example() {
-	srv, err := testserver.Start(testserver.Config{Users: map[string]testserver.User{
-		"alice": {KeyboardInteractive: []testserver.Round{{Prompts: []string{"Password: "}, Want: []string{"s3cret"}}}},
+	srv, err := sshtest.Start(sshtest.Config{Users: map[string]sshtest.User{
+		"alice": {KeyboardInteractive: []sshtest.Round{{Prompts: []string{"Password: "}, Want: []string{"s3cret"}}}},
 	}})
 	if err != nil {
 		panic(err)

@@ -5,16 +5,16 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
 
 // agentSession logs in to a fresh server with opts and returns the session,
 // the server and a session channel.
-func agentSession(t *testing.T, opts ...Option) (*Session, *testserver.Server, *Channel) {
+func agentSession(t *testing.T, opts ...Option) (*Session, *sshtest.Server, *Channel) {
 	t.Helper()
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "alice", opts...)
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 		t.Fatalf("login: %v, %v", st, err)
@@ -24,7 +24,7 @@ func agentSession(t *testing.T, opts ...Option) (*Session, *testserver.Server, *
 
 // remoteAgentList plays the server's agent client: it opens an agent
 // channel to the client and lists the keys through it.
-func remoteAgentList(ctx context.Context, srv *testserver.Server) ([]*agent.Key, error) {
+func remoteAgentList(ctx context.Context, srv *sshtest.Server) ([]*agent.Key, error) {
 	ch, reqs, err := srv.OpenChannelToClient(ctx, "alice", "auth-agent@openssh.com", nil)
 	if err != nil {
 		return nil, err

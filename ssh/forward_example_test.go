@@ -9,14 +9,14 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
 	"github.com/libssh-go/libssh/ssh"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // forwardExample logs in to an in-process server standing in for a real
 // host, and starts a web server on 127.0.0.1 for the examples to reach.
 func forwardExample() (sess *ssh.Session, web string, cleanup func()) {
-	srv, err := testserver.Start(testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv, err := sshtest.Start(sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	if err != nil {
 		panic(err)
 	}

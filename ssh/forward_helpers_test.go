@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 func splitPort(t *testing.T, addr string) (string, int) {
@@ -315,7 +315,7 @@ func TestStartConfiguredForwards(t *testing.T) {
 	host, port := splitPort(t, fwdHTTPServer(t))
 	sock := filepath.Join(fwdTempDir(t), "cfg.sock")
 	target := net.JoinHostPort(host, strconv.Itoa(port))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "alice",
 		LocalForward(sock+" "+target),
 		RemoteForward("127.0.0.1:0 "+target),

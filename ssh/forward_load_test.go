@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -39,7 +39,7 @@ func TestForwardLoad200Concurrent(t *testing.T) {
 	const perConn = 256 << 10
 	goroutines, fds := runtime.NumGoroutine(), openFDs()
 
-	srv, err := testserver.Start(testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv, err := sshtest.Start(sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

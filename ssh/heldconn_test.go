@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // heldConn is a client transport whose incoming bytes can be held back.
@@ -72,7 +72,7 @@ func (h *heldConn) Close() error {
 }
 
 // heldDial is dialSession over a heldConn to srv.
-func heldDial(t *testing.T, srv *testserver.Server, user string, opts ...Option) (*Session, *heldConn) {
+func heldDial(t *testing.T, srv *sshtest.Server, user string, opts ...Option) (*Session, *heldConn) {
 	t.Helper()
 	raw, err := net.Dial("tcp", srv.Addr())
 	if err != nil {
@@ -84,7 +84,7 @@ func heldDial(t *testing.T, srv *testserver.Server, user string, opts ...Option)
 }
 
 // heldSession is acceptedSession over a heldConn to srv.
-func heldSession(t *testing.T, srv *testserver.Server, user string, opts ...Option) (*Session, *heldConn) {
+func heldSession(t *testing.T, srv *sshtest.Server, user string, opts ...Option) (*Session, *heldConn) {
 	t.Helper()
 	s, h := heldDial(t, srv, user, opts...)
 	if err := s.AcceptHostKey(); err != nil {

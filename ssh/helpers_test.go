@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -26,7 +26,7 @@ func testCtx(t *testing.T) context.Context {
 
 // dialSession returns a Session connected to srv (host key not yet
 // decided), disconnected at cleanup.
-func dialSession(t *testing.T, srv *testserver.Server, user string, opts ...Option) *Session {
+func dialSession(t *testing.T, srv *sshtest.Server, user string, opts ...Option) *Session {
 	t.Helper()
 	s := NewSession()
 	// ProcessConfig(false): unit tests must not depend on the machine's ssh_config.
@@ -42,7 +42,7 @@ func dialSession(t *testing.T, srv *testserver.Server, user string, opts ...Opti
 }
 
 // acceptedSession is dialSession with the host key accepted.
-func acceptedSession(t *testing.T, srv *testserver.Server, user string, opts ...Option) *Session {
+func acceptedSession(t *testing.T, srv *sshtest.Server, user string, opts ...Option) *Session {
 	t.Helper()
 	s := dialSession(t, srv, user, opts...)
 	if err := s.AcceptHostKey(); err != nil {

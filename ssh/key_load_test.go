@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -39,7 +39,7 @@ func TestUserauthPublicKeyAutoSlowDecryptionEndsWithCtx(t *testing.T) {
 	dir := t.TempDir()
 	signer := newEd25519(t)
 	writeFile(t, filepath.Join(dir, "id_ed25519"), keyTestSlowOpenSSHKey(t, signer.PublicKey(), maxBcryptRounds))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		Password: "pw", AuthorizedKeys: []gossh.PublicKey{signer.PublicKey()}}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
 
@@ -64,7 +64,7 @@ func TestDisconnectEndsKeyDecryption(t *testing.T) {
 	dir := t.TempDir()
 	signer := newEd25519(t)
 	writeFile(t, filepath.Join(dir, "id_ed25519"), keyTestSlowOpenSSHKey(t, signer.PublicKey(), maxBcryptRounds))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		AuthorizedKeys: []gossh.PublicKey{signer.PublicKey()}}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
 	asked := make(chan struct{})
@@ -95,7 +95,7 @@ func TestDisconnectEndsKeyDecryption(t *testing.T) {
 func TestUserauthPublicKeyAutoSkipsHostileRSAIdentity(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "id_rsa"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: keyTestHostileRSA(t, 16384)}))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -117,7 +117,7 @@ func TestUserauthPublicKeyAutoSkipsHostileRSAIdentity(t *testing.T) {
 func TestUserauthPublicKeyAutoSlowParseEndsWithCtx(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "id_rsa"), pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: keyTestHostileRSA(t, maxRSAPrimeBits)}))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -134,7 +134,7 @@ func TestUserauthPublicKeyAutoRetriesInterruptedKeyWithoutAskingAgain(t *testing
 	dir := t.TempDir()
 	signer := newEd25519(t)
 	writeFile(t, filepath.Join(dir, "id_ed25519"), keyTestSlowOpenSSHKey(t, signer.PublicKey(), maxBcryptRounds))
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
 		AuthorizedKeys: []gossh.PublicKey{signer.PublicKey()}}}})
 	s := acceptedSession(t, srv, "u", SSHDir(dir), IdentityAgent("none"))
 	var asked []string

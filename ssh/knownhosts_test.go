@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -75,7 +75,7 @@ func (r *khLogRecorder) warnings() []string {
 // khSigner returns a new key of the given type, failing the test on error.
 func khSigner(t testing.TB, typ string) gossh.Signer {
 	t.Helper()
-	s, err := testserver.GenerateSigner(typ)
+	s, err := sshtest.GenerateSigner(typ)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -707,15 +707,15 @@ func TestKnownHostsOrderAlgorithms(t *testing.T) {
 
 // khServer is a testserver with the default host keys (ed25519, ecdsa,
 // rsa), unless restricted to algs, where user "u" logs in with none.
-func khServer(t *testing.T, algs ...string) *testserver.Server {
-	return testserver.New(t, testserver.Config{
+func khServer(t *testing.T, algs ...string) *sshtest.Server {
+	return sshtest.New(t, sshtest.Config{
 		HostKeyAlgorithms: algs,
-		Users:             map[string]testserver.User{"u": {NoneAuth: true}},
+		Users:             map[string]sshtest.User{"u": {NoneAuth: true}},
 	})
 }
 
 // khServerKey returns srv's host key of the given type.
-func khServerKey(t *testing.T, srv *testserver.Server, typ string) gossh.PublicKey {
+func khServerKey(t *testing.T, srv *sshtest.Server, typ string) gossh.PublicKey {
 	t.Helper()
 	for _, k := range srv.HostKeys() {
 		if k.Type() == typ {
@@ -729,13 +729,13 @@ func khServerKey(t *testing.T, srv *testserver.Server, typ string) gossh.PublicK
 // khSession connects to srv with the user file kh and a global file that
 // does not exist, unless opts say otherwise. ssh_config is not read: the
 // machine's (Debian sets HashKnownHosts yes) must not change the results.
-func khSession(t *testing.T, srv *testserver.Server, kh string, opts ...Option) *Session {
+func khSession(t *testing.T, srv *sshtest.Server, kh string, opts ...Option) *Session {
 	t.Helper()
 	base := []Option{ProcessConfig(false), KnownHosts(kh), GlobalKnownHosts(filepath.Join(t.TempDir(), "global"))}
 	return dialSession(t, srv, "u", append(base, opts...)...)
 }
 
-func khSrvName(srv *testserver.Server) string { return KnownHostsHostname(srv.Host(), srv.Port()) }
+func khSrvName(srv *sshtest.Server) string { return KnownHostsHostname(srv.Host(), srv.Port()) }
 
 func TestKnownHostsOrderingPicksTheKnownKey(t *testing.T) {
 	srv := khServer(t)
@@ -764,7 +764,7 @@ func TestKnownHostsIsKnownServerStates(t *testing.T) {
 	other := khSigner(t, gossh.KeyAlgoED25519).PublicKey()
 	cases := []struct {
 		name  string
-		srv   *testserver.Server
+		srv   *sshtest.Server
 		lines func(name string) []string // nil: no file
 		want  KnownHostsState
 		line  int
@@ -1136,9 +1136,9 @@ func TestKnownHostsCertificateEndToEnd(t *testing.T) {
 			_, certSigner := khHostCert(t, ca, hostKey, gossh.HostCert, c.principals, now.Add(-time.Hour), now.Add(time.Hour))
 			// The plain ed25519 key comes first in x/crypto's own order;
 			// the ordering must ask for the certificate.
-			srv := testserver.New(t, testserver.Config{
+			srv := sshtest.New(t, sshtest.Config{
 				HostKeys: []gossh.Signer{plain, certSigner},
-				Users:    map[string]testserver.User{"u": {NoneAuth: true}},
+				Users:    map[string]sshtest.User{"u": {NoneAuth: true}},
 			})
 			pattern := khSrvName(srv) // "[127.0.0.1]:port"; the principal has no port
 			if c.alias != "" {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -52,25 +52,25 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 	plain := newEd25519(t)
 	cases := []struct {
 		name string
-		user testserver.User
+		user sshtest.User
 		run  func(s *Session) (AuthStatus, error)
 	}{
-		{"none", testserver.User{NoneAuth: true}, func(s *Session) (AuthStatus, error) {
+		{"none", sshtest.User{NoneAuth: true}, func(s *Session) (AuthStatus, error) {
 			return s.UserauthNone(context.Background(), "")
 		}},
-		{"password", testserver.User{Password: "pw"}, func(s *Session) (AuthStatus, error) {
+		{"password", sshtest.User{Password: "pw"}, func(s *Session) (AuthStatus, error) {
 			return s.UserauthPassword(context.Background(), "", "pw")
 		}},
-		{"publickey", testserver.User{AuthorizedKeys: []gossh.PublicKey{plain.PublicKey()}}, func(s *Session) (AuthStatus, error) {
+		{"publickey", sshtest.User{AuthorizedKeys: []gossh.PublicKey{plain.PublicKey()}}, func(s *Session) (AuthStatus, error) {
 			return s.UserauthPublicKey(context.Background(), "", NewKeyFromSigner(plain))
 		}},
-		{"try", testserver.User{AuthorizedKeys: []gossh.PublicKey{plain.PublicKey()}}, func(s *Session) (AuthStatus, error) {
+		{"try", sshtest.User{AuthorizedKeys: []gossh.PublicKey{plain.PublicKey()}}, func(s *Session) (AuthStatus, error) {
 			return s.UserauthTryPublicKey(context.Background(), "", NewKey(plain.PublicKey()))
 		}},
-		{"agent", testserver.User{AuthorizedKeys: []gossh.PublicKey{pubOf(t, agentKey)}}, func(s *Session) (AuthStatus, error) {
+		{"agent", sshtest.User{AuthorizedKeys: []gossh.PublicKey{pubOf(t, agentKey)}}, func(s *Session) (AuthStatus, error) {
 			return s.UserauthAgent(context.Background(), "")
 		}},
-		{"auto", testserver.User{AuthorizedKeys: []gossh.PublicKey{encPub}}, func(s *Session) (AuthStatus, error) {
+		{"auto", sshtest.User{AuthorizedKeys: []gossh.PublicKey{encPub}}, func(s *Session) (AuthStatus, error) {
 			return s.UserauthPublicKeyAuto(context.Background(), "", "pp")
 		}},
 	}
@@ -81,7 +81,7 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 	// first call is not run against an unheld connection.
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": tc.user}})
+			srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": tc.user}})
 			s, held := heldSession(t, srv, "u", IdentityAgent(sock), AddIdentity(encPath), SSHDir(dir))
 			s.SetBlocking(false)
 			held.hold()
@@ -97,8 +97,8 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 		})
 	}
 	t.Run("keyboard-interactive", func(t *testing.T) {
-		srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {
-			KeyboardInteractive: []testserver.Round{{Prompts: []string{"P: "}, Want: []string{"x"}}, {}}}}})
+		srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {
+			KeyboardInteractive: []sshtest.Round{{Prompts: []string{"P: "}, Want: []string{"x"}}, {}}}}})
 		s, held := heldSession(t, srv, "u")
 		s.SetBlocking(false)
 		kbd := func() (AuthStatus, error) { return s.UserauthKeyboardInteractive(context.Background(), "", "") }
@@ -136,7 +136,7 @@ func TestNonBlockingAuthEveryMethod(t *testing.T) {
 }
 
 func TestNonBlockingChannelCalls(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s, held := heldSession(t, srv, "alice")
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {
 		t.Fatalf("login: %v, %v", st, err)
@@ -365,7 +365,7 @@ func (p *blackholeProxy) pipe(dst, src net.Conn) {
 }
 
 func TestKeepaliveClosesDeadConnection(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	proxy := newBlackholeProxy(t, srv.Addr())
 	s := NewSession()
 	port := proxy.ln.Addr().(*net.TCPAddr).Port
@@ -434,7 +434,7 @@ func TestNonBlockingCopyIntoChannelLosesNothing(t *testing.T) {
 }
 
 func TestNonBlockingConnect(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {Password: "pw"}}})
 	s := NewSession()
 	if err := s.SetOption(Hostname(srv.Host()), Port(srv.Port()), User("u"), ProcessConfig(false)); err != nil {
 		t.Fatal(err)
@@ -458,7 +458,7 @@ func TestNonBlockingConnect(t *testing.T) {
 
 	// Disconnect cancels an attempt that would otherwise wait for a silent
 	// server forever (no Timeout set).
-	silent := testserver.New(t, testserver.Config{Fault: testserver.FaultSilent})
+	silent := sshtest.New(t, sshtest.Config{Fault: sshtest.FaultSilent})
 	s2 := NewSession()
 	_ = s2.SetOption(Hostname(silent.Host()), Port(silent.Port()), ProcessConfig(false))
 	s2.SetBlocking(false)

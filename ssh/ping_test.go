@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // holdProxy forwards TCP to target; while held, what the server sends is
@@ -99,7 +99,7 @@ func (p *holdProxy) pipe(dst, src net.Conn, fromServer bool) {
 }
 
 // loginThroughHold logs in to srv through a holdProxy.
-func loginThroughHold(t *testing.T, srv *testserver.Server) (*Session, *holdProxy) {
+func loginThroughHold(t *testing.T, srv *sshtest.Server) (*Session, *holdProxy) {
 	t.Helper()
 	proxy := newHoldProxy(t, srv.Addr())
 	s := NewSession()
@@ -119,7 +119,7 @@ func loginThroughHold(t *testing.T, srv *testserver.Server) (*Session, *holdProx
 	return s, proxy
 }
 
-func isKeepalive(r testserver.RequestRecord) bool { return r.Type == pingGlobalRequest && r.WantReply }
+func isKeepalive(r sshtest.RequestRecord) bool { return r.Type == pingGlobalRequest && r.WantReply }
 
 func TestPingUsesKeepaliveRequest(t *testing.T) {
 	s, srv := loggedIn(t)
@@ -153,7 +153,7 @@ func TestPingWithoutGlobalRequests(t *testing.T) {
 // Callers share a round trip only if it was sent after they called: those
 // who come while one is in flight get the next one, together.
 func TestPingSharesOnlyLaterRoundTrips(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s, proxy := loginThroughHold(t, srv)
 	c := s.current()
 	client, err := c.authenticatedClient()
@@ -201,7 +201,7 @@ func TestPingSharesOnlyLaterRoundTrips(t *testing.T) {
 }
 
 func TestPingEndsWithCtxAndWithConnection(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s, proxy := loginThroughHold(t, srv)
 	c := s.current()
 	proxy.hold(true)
@@ -229,7 +229,7 @@ func TestPingEndsWithCtxAndWithConnection(t *testing.T) {
 }
 
 func TestPingBeforeAuthentication(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := acceptedSession(t, srv, "alice")
 	if err := s.current().ping(testCtx(t)); !errors.Is(err, ErrNotAuthenticated) {
 		t.Fatalf("ping before auth: %v", err)

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/libssh-go/libssh/internal/interop"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -75,7 +75,7 @@ func runEcho(t *testing.T, s *Session, word string) string {
 }
 
 func TestProxyCommandCarriesTheSession(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	s := NewSession()
 	if err := s.SetOption(Hostname(srv.Host()), Port(srv.Port()), User("u"), SSHDir(t.TempDir()),
 		ProcessConfig(false), ProxyCommand(ncCommand(t))); err != nil {
@@ -199,7 +199,7 @@ func TestProxyJumpMalformedIsAnError(t *testing.T) {
 
 // jumpServer is a minimal SSH server for ProxyJump tests: it accepts user
 // "hop" with password "pw" (or with any public key in keys) and forwards
-// direct-tcpip channels. internal/testserver refuses direct-tcpip.
+// direct-tcpip channels. sshtest refuses direct-tcpip.
 type jumpServer struct {
 	ln      net.Listener
 	key     gossh.Signer
@@ -328,7 +328,7 @@ func knownHostsLine(port int, key gossh.PublicKey) string {
 // and logged in to with a password from the AuthCallback (asked once per
 // hop) or a key; Disconnect tears the chain down.
 func TestProxyJumpTwoHops(t *testing.T) {
-	target := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	target := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	dir := t.TempDir()
 	keyPath, pub := writeKeyFile(t, dir, "hopkey", "")
 	hop1 := newJumpServer(t)
@@ -406,7 +406,7 @@ Host *
 }
 
 func TestProxyJumpRefusesUnknownHopKey(t *testing.T) {
-	target := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"u": {NoneAuth: true}}})
+	target := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"u": {NoneAuth: true}}})
 	hop := newJumpServer(t)
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "known_hosts"), nil)

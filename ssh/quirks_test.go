@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // tinysshVersion is what Debian's tinysshd 20230101 sends, with the
@@ -16,15 +16,15 @@ const tinysshVersion = "SSH-2.0-tinyssh_20230101-1 dGVzdHNydg"
 
 // tinysshLike is a test server that behaves as tinysshd does towards global
 // requests: it answers every one with SSH_MSG_UNIMPLEMENTED.
-func tinysshLike(t *testing.T) *testserver.Server {
-	return testserver.New(t, testserver.Config{
-		Users:                       map[string]testserver.User{"alice": {Password: "pw"}},
+func tinysshLike(t *testing.T) *sshtest.Server {
+	return sshtest.New(t, sshtest.Config{
+		Users:                       map[string]sshtest.User{"alice": {Password: "pw"}},
 		ServerVersion:               tinysshVersion,
 		GlobalRequestsUnimplemented: true,
 	})
 }
 
-func loginTo(t *testing.T, srv *testserver.Server, opts ...Option) *Session {
+func loginTo(t *testing.T, srv *sshtest.Server, opts ...Option) *Session {
 	t.Helper()
 	s := acceptedSession(t, srv, "alice", opts...)
 	if st, err := s.UserauthPassword(testCtx(t), "", "pw"); st != AuthSuccess {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -63,7 +63,7 @@ func loggingTo(h *recordHandler) []Option {
 // forwarded channel the client never asked for; so does the library, and
 // still refuses it.
 func TestForwardForUnknownListenerIsLogged(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	h := &recordHandler{}
 	s := loginTo(t, srv, loggingTo(h)...)
 	ctx := testCtx(t)

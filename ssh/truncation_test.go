@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/libssh-go/libssh/internal/faultrelay"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -74,11 +74,11 @@ func (c *prefixCheck) Write(b []byte) (int, error) {
 // patternExec is a testserver Exec handler: "pattern N" writes N bytes of
 // the pattern to stdout, "pattern-err N" to stderr; anything else runs the
 // built-ins.
-func patternExec(ctx testserver.ExecContext) int {
+func patternExec(ctx sshtest.ExecContext) int {
 	name, arg, _ := strings.Cut(ctx.Command, " ")
 	n, err := strconv.ParseInt(arg, 10, 64)
 	if err != nil || (name != "pattern" && name != "pattern-err") {
-		return testserver.RunBuiltin(ctx)
+		return sshtest.RunBuiltin(ctx)
 	}
 	w := ctx.Stdout
 	if name == "pattern-err" {
@@ -125,8 +125,8 @@ type truncTarget struct {
 }
 
 func testserverTarget(t *testing.T) truncTarget {
-	srv := testserver.New(t, testserver.Config{
-		Users: map[string]testserver.User{"alice": {Password: "pw"}},
+	srv := sshtest.New(t, sshtest.Config{
+		Users: map[string]sshtest.User{"alice": {Password: "pw"}},
 		Exec:  patternExec,
 	})
 	return truncTarget{
@@ -588,7 +588,7 @@ func TestCleanEndOnLiveConnection(t *testing.T) {
 // BenchmarkExecTrue measures one Exec on loopback: what the liveness round
 // trip at each stream's end costs.
 func BenchmarkExecTrue(b *testing.B) {
-	srv := testserver.New(b, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(b, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	s := NewSession()
 	if err := s.SetOption(ProcessConfig(false), Hostname(srv.Host()), Port(srv.Port()), User("alice"), SSHDir(b.TempDir())); err != nil {
 		b.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/libssh-go/libssh/internal/faultrelay"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // Waits that must end whatever the server does: its window at 0 forever, a
@@ -89,10 +89,10 @@ func (g *gateConn) Close() error {
 }
 
 // gatedSession logs in to a test server with cfg over a gateConn.
-func gatedSession(t *testing.T, cfg testserver.Config, opts ...Option) (*Session, *gateConn) {
+func gatedSession(t *testing.T, cfg sshtest.Config, opts ...Option) (*Session, *gateConn) {
 	t.Helper()
-	cfg.Users = map[string]testserver.User{"alice": {Password: "pw"}}
-	srv := testserver.New(t, cfg)
+	cfg.Users = map[string]sshtest.User{"alice": {Password: "pw"}}
+	srv := sshtest.New(t, cfg)
 	raw, err := net.Dial("tcp", net.JoinHostPort(srv.Host(), strconv.Itoa(srv.Port())))
 	if err != nil {
 		t.Fatal(err)
@@ -120,8 +120,8 @@ func gatedSession(t *testing.T, cfg testserver.Config, opts ...Option) (*Session
 // holdServer is a test server config whose commands read stdin up to
 // first bytes, then signal reading (once per command) and read nothing more
 // until the channel ends: their window closes for good.
-func holdServer(first int64, reading chan<- struct{}) testserver.Config {
-	return testserver.Config{Exec: func(ctx testserver.ExecContext) int {
+func holdServer(first int64, reading chan<- struct{}) sshtest.Config {
+	return sshtest.Config{Exec: func(ctx sshtest.ExecContext) int {
 		_, _ = io.CopyN(io.Discard, ctx.Stdin, first)
 		reading <- struct{}{}
 		<-ctx.Ctx.Done()
@@ -131,8 +131,8 @@ func holdServer(first int64, reading chan<- struct{}) testserver.Config {
 
 // readingServer's commands signal on the first stdin byte, then read
 // stdin to its end.
-func readingServer(reading chan<- struct{}) testserver.Config {
-	return testserver.Config{Exec: func(ctx testserver.ExecContext) int {
+func readingServer(reading chan<- struct{}) sshtest.Config {
+	return sshtest.Config{Exec: func(ctx sshtest.ExecContext) int {
 		_, _ = io.CopyN(io.Discard, ctx.Stdin, 1)
 		reading <- struct{}{}
 		_, _ = io.Copy(io.Discard, ctx.Stdin)
@@ -250,7 +250,7 @@ func TestDisconnectWakesWriteWithErrDisconnected(t *testing.T) {
 
 func TestCloseWakesWriteOnStuckTransport(t *testing.T) {
 	const grace = 5 * time.Second
-	s, g := gatedSession(t, testserver.Config{}, Timeout(grace))
+	s, g := gatedSession(t, sshtest.Config{}, Timeout(grace))
 	ch := runningChannel(t, s, "sha256")
 	other := runningChannel(t, s, "sha256")
 	g.stallWrites()
@@ -292,7 +292,7 @@ func TestExecCtxEndsStdinOnStuckTransport(t *testing.T) {
 }
 
 func TestNetConnWriteDeadlineOnStuckTransport(t *testing.T) {
-	s, g := gatedSession(t, testserver.Config{})
+	s, g := gatedSession(t, sshtest.Config{})
 	ch := runningChannel(t, s, "sha256")
 	nc := ch.NetConn()
 	g.stallWrites()
@@ -322,7 +322,7 @@ func TestNetConnWriteDeadlineOnStuckTransport(t *testing.T) {
 // A CloseWrite that the connection does not take must not hold a Write up
 // past the Write's deadline.
 func TestNetConnWriteDeadlineBehindStuckCloseWrite(t *testing.T) {
-	s, g := gatedSession(t, testserver.Config{})
+	s, g := gatedSession(t, sshtest.Config{})
 	nc := runningChannel(t, s, "sha256").NetConn()
 	other := runningChannel(t, s, "sha256")
 	g.stallWrites()
@@ -340,7 +340,7 @@ func TestNetConnWriteDeadlineBehindStuckCloseWrite(t *testing.T) {
 }
 
 func TestRequestsEndOnStuckTransport(t *testing.T) {
-	s, g := gatedSession(t, testserver.Config{})
+	s, g := gatedSession(t, sshtest.Config{})
 	ch := openSession(t, s)
 	fresh, err := s.NewChannel()
 	if err != nil {
@@ -377,7 +377,7 @@ func TestRequestsEndOnStuckTransport(t *testing.T) {
 }
 
 func TestCloseWakesSendEOFAndFlushOnStuckTransport(t *testing.T) {
-	s, g := gatedSession(t, testserver.Config{})
+	s, g := gatedSession(t, sshtest.Config{})
 	ch := runningChannel(t, s, "sha256")
 	g.stallWrites()
 	// Non-blocking mode queues; BlockingFlush ends with its ctx.
@@ -409,7 +409,7 @@ func TestCloseWakesSendEOFAndFlushOnStuckTransport(t *testing.T) {
 }
 
 func TestReadFromEndsOnClose(t *testing.T) {
-	s, g := gatedSession(t, testserver.Config{})
+	s, g := gatedSession(t, sshtest.Config{})
 	ch := runningChannel(t, s, "sha256")
 	g.stallWrites()
 	errc := make(chan error, 1)
@@ -495,7 +495,7 @@ func TestExecCtxEndsStdinDuringStalledRekey(t *testing.T) {
 
 func TestWriteErrorsMatchSentinels(t *testing.T) {
 	t.Run("connection reset mid-upload", func(t *testing.T) {
-		srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+		srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 		relay := faultrelay.New(t, net.JoinHostPort(srv.Host(), strconv.Itoa(srv.Port())))
 		relay.Set(faultrelay.Fault{Dir: faultrelay.ClientToServer, After: 1 << 20, Action: faultrelay.Reset})
 		s := NewSession()
@@ -562,7 +562,7 @@ func TestWriteErrorsMatchSentinels(t *testing.T) {
 // the client's bytes to the test server ----
 
 func TestServerStopsReadingThroughRelay(t *testing.T) {
-	srv := testserver.New(t, testserver.Config{Users: map[string]testserver.User{"alice": {Password: "pw"}}})
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
 	login := func(t *testing.T) (*Session, *faultrelay.Relay) {
 		relay := faultrelay.New(t, net.JoinHostPort(srv.Host(), strconv.Itoa(srv.Port())))
 		relay.Set(faultrelay.Fault{Dir: faultrelay.ClientToServer, After: 64 << 10, Action: faultrelay.Freeze})

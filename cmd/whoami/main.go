@@ -39,9 +39,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/libssh-go/libssh/internal/testserver"
 	"github.com/libssh-go/libssh/prompt"
 	"github.com/libssh-go/libssh/ssh"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 const (
@@ -127,9 +127,9 @@ func run(cfg config, out io.Writer) error {
 	var answer answerer
 	real := cfg.target != ""
 	if !real {
-		srv, err := testserver.Start(testserver.Config{
+		srv, err := sshtest.Start(sshtest.Config{
 			Banner: "libssh-go demo server: in-process, on 127.0.0.1\n",
-			Users: map[string]testserver.User{demoUser: {KeyboardInteractive: []testserver.Round{
+			Users: map[string]sshtest.User{demoUser: {KeyboardInteractive: []sshtest.Round{
 				{Instruction: "Demo login", Prompts: []string{"Password: "}, Want: []string{demoPassword}},
 				{}, // OpenSSH's PAM ends with a round that asks nothing
 			}}},

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/libssh-go/libssh/internal/interop"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	"go.uber.org/goleak"
 	gossh "golang.org/x/crypto/ssh"
 )
@@ -38,11 +38,11 @@ const (
 
 // aliceServer is an in-process server where alice logs in as with
 // OpenSSH's PAM: a "Password: " round, then a round that asks nothing.
-func aliceServer(t *testing.T, cfg testserver.Config) *testserver.Server {
-	cfg.Users = map[string]testserver.User{alice: {KeyboardInteractive: []testserver.Round{
+func aliceServer(t *testing.T, cfg sshtest.Config) *sshtest.Server {
+	cfg.Users = map[string]sshtest.User{alice: {KeyboardInteractive: []sshtest.Round{
 		{Prompts: []string{"Password: "}, Want: []string{alicePassword}}, {},
 	}}}
-	return testserver.New(t, cfg)
+	return sshtest.New(t, cfg)
 }
 
 // demoHome makes an empty home directory for the command and points HOME
@@ -108,7 +108,7 @@ func TestDemoFlags(t *testing.T) {
 // as a real target, through the host-key states a script meets.
 func TestDemoBatch(t *testing.T) {
 	kh := demoHome(t)
-	srv := aliceServer(t, testserver.Config{})
+	srv := aliceServer(t, sshtest.Config{})
 	target := fmt.Sprintf("%s@%s", alice, srv.Addr())
 
 	// Unknown host, no -accept-new: refused without asking.
@@ -137,7 +137,7 @@ func TestDemoBatch(t *testing.T) {
 func TestDemoNamesTheOffendingEntry(t *testing.T) {
 	kh := demoHome(t)
 	t.Setenv(passwordEnv, alicePassword)
-	srv := aliceServer(t, testserver.Config{HostKeyAlgorithms: []string{gossh.KeyAlgoED25519}})
+	srv := aliceServer(t, sshtest.Config{HostKeyAlgorithms: []string{gossh.KeyAlgoED25519}})
 	target := fmt.Sprintf("%s@%s", alice, srv.Addr())
 	name := fmt.Sprintf("[%s]:%d", srv.Host(), srv.Port())
 
@@ -161,7 +161,7 @@ func TestDemoNamesTheOffendingEntry(t *testing.T) {
 	}
 
 	var rsaKey gossh.PublicKey
-	for _, k := range aliceServer(t, testserver.Config{}).HostKeys() {
+	for _, k := range aliceServer(t, sshtest.Config{}).HostKeys() {
 		if k.Type() == gossh.KeyAlgoRSA {
 			rsaKey = k
 		}
@@ -191,7 +191,7 @@ func demoProcess(ctx context.Context, t *testing.T, home string, args ...string)
 // come.
 func TestDemoReadsAnswersFromAPipe(t *testing.T) {
 	home := t.TempDir()
-	srv := aliceServer(t, testserver.Config{})
+	srv := aliceServer(t, sshtest.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := demoProcess(ctx, t, home, fmt.Sprintf("%s@%s", alice, srv.Addr()))

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/libssh-go/libssh/internal/interop"
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 )
 
 // tmuxSession is the command running in a terminal of a private tmux
@@ -103,7 +103,7 @@ func TestDemoInTmux(t *testing.T) {
 	type target struct{ user, addr, password string }
 	for name, get := range map[string]func(t *testing.T) target{
 		"in-process server": func(t *testing.T) target {
-			return target{alice, aliceServer(t, testserver.Config{}).Addr(), alicePassword}
+			return target{alice, aliceServer(t, sshtest.Config{}).Addr(), alicePassword}
 		},
 		"sshd": func(t *testing.T) target {
 			env := interop.Start(t, interop.Options{NoAgent: true})

@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"crypto"
@@ -60,10 +60,10 @@ func GenerateSigner(keyType string) (ssh.Signer, error) {
 	case ssh.KeyAlgoRSA:
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
 	default:
-		return nil, fmt.Errorf("testserver: cannot generate key type %q", keyType)
+		return nil, fmt.Errorf("sshtest: cannot generate key type %q", keyType)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("testserver: generating %s key: %w", keyType, err)
+		return nil, fmt.Errorf("sshtest: generating %s key: %w", keyType, err)
 	}
 	return ssh.NewSignerFromSigner(key)
 }
@@ -117,7 +117,7 @@ func restrictHostKeys(keys []ssh.Signer, allowed []string) ([]ssh.Signer, error)
 		}
 		ms, err := ssh.NewSignerWithAlgorithms(as, keep)
 		if err != nil {
-			return nil, fmt.Errorf("testserver: restricting %s host key: %w", format, err)
+			return nil, fmt.Errorf("sshtest: restricting %s host key: %w", format, err)
 		}
 		out = append(out, ms)
 	}

@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 // ErrServerClosed is returned by Server methods that wait, such as
 // WaitRequest, when the server is closed while they wait.
-var ErrServerClosed = errors.New("testserver: server closed")
+var ErrServerClosed = errors.New("sshtest: server closed")
 
 // Server is a running in-process SSH server listening on 127.0.0.1. Its
 // methods are safe for concurrent use.
@@ -61,7 +61,7 @@ func New(t testing.TB, cfg Config) *Server {
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
-			t.Errorf("testserver: Close: %v", err)
+			t.Errorf("sshtest: Close: %v", err)
 		}
 	})
 	return s
@@ -77,7 +77,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return nil, fmt.Errorf("testserver: listen: %w", err)
+		return nil, fmt.Errorf("sshtest: listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
@@ -130,7 +130,7 @@ func (s *Server) Close() error {
 
 		s.cancel()
 		if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.closeErr = fmt.Errorf("testserver: closing listener: %w", err)
+			s.closeErr = fmt.Errorf("sshtest: closing listener: %w", err)
 		}
 		// Closing the TCP connections ends x/crypto's read loops, which
 		// closes every channel and so unblocks every reader and writer.

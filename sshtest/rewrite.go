@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"bytes"
@@ -70,7 +70,7 @@ const maxRewritePacket = 256 << 10
 
 const gcmTagSize = 16
 
-var errRewrite = errors.New("testserver: packet rewriter")
+var errRewrite = errors.New("sshtest: packet rewriter")
 
 // rewriteConn sits between x/crypto's server and the client's connection.
 // Read is called only by x/crypto's reader goroutine; Write by its writers,

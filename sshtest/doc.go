@@ -1,4 +1,4 @@
-// Package testserver is an in-process SSH server for tests and demos.
+// Package sshtest is an in-process SSH server for tests and demos.
 //
 // It is built on the server side of golang.org/x/crypto/ssh and exists so the
 // client library can be exercised without an sshd: it speaks the real
@@ -15,4 +15,4 @@
 // Session channels run commands from a small set of built-ins (see
 // [RunBuiltin]) or a caller-supplied [Config.Exec] handler, a tiny line shell,
 // and one subsystem, "echo-subsystem".
-package testserver
+package sshtest

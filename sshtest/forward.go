@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"context"
@@ -300,7 +300,7 @@ func (fc *fwdConn) serveDirect(ctx context.Context, nc ssh.NewChannel) {
 		}
 		if ssh.Unmarshal(nc.ExtraData(), &m) != nil || m.Port > 65535 {
 			fc.srv.recordForward(rec)
-			nc.Reject(ssh.ConnectionFailed, "testserver: malformed direct-tcpip")
+			nc.Reject(ssh.ConnectionFailed, "sshtest: malformed direct-tcpip")
 			return
 		}
 		rec.Host, rec.Port, rec.OrigHost, rec.OrigPort = m.Host, int(m.Port), m.OrigHost, int(m.OrigPort)
@@ -315,7 +315,7 @@ func (fc *fwdConn) serveDirect(ctx context.Context, nc ssh.NewChannel) {
 		}
 		if ssh.Unmarshal(nc.ExtraData(), &m) != nil {
 			fc.srv.recordForward(rec)
-			nc.Reject(ssh.ConnectionFailed, "testserver: malformed direct-streamlocal")
+			nc.Reject(ssh.ConnectionFailed, "sshtest: malformed direct-streamlocal")
 			return
 		}
 		rec.Path = m.Path
@@ -327,11 +327,11 @@ func (fc *fwdConn) serveDirect(ctx context.Context, nc ssh.NewChannel) {
 	cancel()
 	if err != nil {
 		fc.srv.recordForward(rec)
-		nc.Reject(ssh.ConnectionFailed, "testserver: "+err.Error())
+		nc.Reject(ssh.ConnectionFailed, "sshtest: "+err.Error())
 		return
 	}
 	if !fc.track(c) {
-		nc.Reject(ssh.ConnectionFailed, "testserver: connection closing")
+		nc.Reject(ssh.ConnectionFailed, "sshtest: connection closing")
 		return
 	}
 	defer fc.untrack(c)
@@ -373,7 +373,7 @@ func (fc *fwdConn) pipe(c net.Conn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 
 // ErrNoClient is wrapped by OpenChannelToClient's error when no
 // authenticated connection of the user opened in time.
-var ErrNoClient = errors.New("testserver: no such client connected")
+var ErrNoClient = errors.New("sshtest: no such client connected")
 
 // OpenChannelToClient opens a channel of channelType with payload as its
 // type-specific data to the most recently connected client authenticated

@@ -1,18 +1,18 @@
-package testserver_test
+package sshtest_test
 
 import (
 	"fmt"
 	"net"
 
-	"github.com/libssh-go/libssh/internal/testserver"
+	"github.com/libssh-go/libssh/sshtest"
 	"golang.org/x/crypto/ssh"
 )
 
 // A demo or test starts a server with one user, connects, and runs a
 // built-in command.
 func ExampleStart() {
-	srv, err := testserver.Start(testserver.Config{
-		Users: map[string]testserver.User{"demo": {Password: "demo"}},
+	srv, err := sshtest.Start(sshtest.Config{
+		Users: map[string]sshtest.User{"demo": {Password: "demo"}},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"context"
@@ -58,11 +58,11 @@ func (s *Server) serveConn(raw net.Conn) {
 		case "direct-tcpip", "direct-streamlocal@openssh.com":
 			// RFC 4254 §7.2 local forwarding (forward.go).
 			if !fc.goServe(func() { fc.serveDirect(ctx, nc) }) {
-				nc.Reject(ssh.ConnectionFailed, "testserver: connection closing")
+				nc.Reject(ssh.ConnectionFailed, "sshtest: connection closing")
 			}
 		default:
 			s.recordRefusedChannel(nc.ChannelType())
-			nc.Reject(ssh.Prohibited, "testserver: channel type "+nc.ChannelType()+" is not supported")
+			nc.Reject(ssh.Prohibited, "sshtest: channel type "+nc.ChannelType()+" is not supported")
 		}
 	}
 	cancel()

@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"bytes"
@@ -10,9 +10,9 @@ import (
 )
 
 var (
-	errAuthFailed      = errors.New("testserver: authentication failed")
-	errNoneRefused     = errors.New("testserver: none authentication refused")
-	errFaultDisconnect = errors.New("testserver: fault: disconnected during authentication")
+	errAuthFailed      = errors.New("sshtest: authentication failed")
+	errNoneRefused     = errors.New("sshtest: none authentication refused")
+	errFaultDisconnect = errors.New("sshtest: fault: disconnected during authentication")
 )
 
 // allMethods are offered when Config.AuthSequence is empty, in the order a

@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 // §4.2 lets a server send other lines before its version).
 const garbage = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n\x00\x01\x02\xfe\xff not ssh \x1b[0m"
 
-var errDropped = errors.New("testserver: fault: connection dropped after the byte limit")
+var errDropped = errors.New("sshtest: fault: connection dropped after the byte limit")
 
 // serveRawFault serves the faults that replace the SSH protocol altogether.
 // It reports whether it did; if it did, the connection is finished with.

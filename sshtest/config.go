@@ -1,4 +1,4 @@
-package testserver
+package sshtest
 
 import (
 	"errors"
@@ -234,13 +234,13 @@ func (f Fault) String() string {
 // that later changes by the caller cannot race with the server.
 func (c Config) resolve() (Config, []ssh.Signer, error) {
 	if c.Fault < FaultNone || c.Fault >= faultCount {
-		return Config{}, nil, fmt.Errorf("testserver: unknown fault %d", int(c.Fault))
+		return Config{}, nil, fmt.Errorf("sshtest: unknown fault %d", int(c.Fault))
 	}
 	for _, m := range c.AuthSequence {
 		switch m {
 		case methodPassword, methodPublicKey, methodKeyboardInteractive:
 		default:
-			return Config{}, nil, fmt.Errorf("testserver: AuthSequence: unsupported method %q", m)
+			return Config{}, nil, fmt.Errorf("sshtest: AuthSequence: unsupported method %q", m)
 		}
 	}
 	if c.ServerVersion == "" {
@@ -259,7 +259,7 @@ func (c Config) resolve() (Config, []ssh.Signer, error) {
 	for name, u := range c.Users {
 		u, err := u.clone()
 		if err != nil {
-			return Config{}, nil, fmt.Errorf("testserver: user %q: %w", name, err)
+			return Config{}, nil, fmt.Errorf("sshtest: user %q: %w", name, err)
 		}
 		users[name] = u
 	}
@@ -277,7 +277,7 @@ func (c Config) resolve() (Config, []ssh.Signer, error) {
 		return Config{}, nil, err
 	}
 	if len(keys) == 0 {
-		return Config{}, nil, errors.New("testserver: no usable host key")
+		return Config{}, nil, errors.New("sshtest: no usable host key")
 	}
 	return c, keys, nil
 }
