@@ -3,6 +3,7 @@ package sshtest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"golang.org/x/crypto/ssh"
@@ -126,6 +127,16 @@ type Config struct {
 	// ctx.Ctx is done. Its return value is sent as exit-status unless it
 	// called ctx.SetExitSignal. Nil runs the built-ins.
 	Exec func(ctx ExecContext) int
+
+	// Subsystems maps subsystem names (RFC 4254 §6.5) to the handlers that
+	// serve them, e.g. "sftp". A handler runs on its own goroutine with
+	// ctx.Command set to the subsystem name, reads the client's data from
+	// ctx.Stdin and writes to ctx.Stdout; it must return once ctx.Ctx is
+	// done, and its return value is sent as exit-status. A request for a
+	// name not in the map is refused, except "echo-subsystem", which
+	// copies its input back unless the map names it too. Nil serves only
+	// "echo-subsystem".
+	Subsystems map[string]func(ctx ExecContext) int
 }
 
 // User holds the credentials one user may authenticate with. The zero value
@@ -254,6 +265,7 @@ func (c Config) resolve() (Config, []ssh.Signer, error) {
 	c.MACs = slices.Clone(c.MACs)
 	c.AuthSequence = slices.Clone(c.AuthSequence)
 	c.PublicKeyAuthAlgorithms = slices.Clone(c.PublicKeyAuthAlgorithms)
+	c.Subsystems = maps.Clone(c.Subsystems)
 
 	users := make(map[string]User, len(c.Users))
 	for name, u := range c.Users {

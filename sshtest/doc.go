@@ -14,5 +14,5 @@
 //
 // Session channels run commands from a small set of built-ins (see
 // [RunBuiltin]) or a caller-supplied [Config.Exec] handler, a tiny line shell,
-// and one subsystem, "echo-subsystem".
+// and the subsystems of [Config.Subsystems] beside "echo-subsystem".
 package sshtest

@@ -178,9 +178,9 @@ func (se *session) handle(req *ssh.Request) (RequestRecord, func()) {
 			break
 		}
 		rec.Subsystem = m.Name
-		if !se.started && m.Name == echoSubsystem {
+		if h := se.srv.subsystem(m.Name); !se.started && h != nil {
 			rec.OK = true
-			start = func() { se.startProgram(runEchoSubsystem, m.Name) }
+			start = func() { se.startProgram(h, m.Name) }
 		}
 	case "signal":
 		var m signalMsg
@@ -263,6 +263,18 @@ func (se *session) finish(status int, exit *exitState) {
 }
 
 // runEchoSubsystem sends back everything it receives until EOF.
+// subsystem returns the handler for a subsystem name, or nil when the
+// server does not serve it.
+func (s *Server) subsystem(name string) func(ExecContext) int {
+	if h, ok := s.cfg.Subsystems[name]; ok {
+		return h
+	}
+	if name == echoSubsystem {
+		return runEchoSubsystem
+	}
+	return nil
+}
+
 func runEchoSubsystem(ctx ExecContext) int {
 	if _, err := io.Copy(ctx.Stdout, ctx.Stdin); err != nil {
 		return 1

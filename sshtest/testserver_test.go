@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -980,5 +981,65 @@ func TestWaitRequestAfterClose(t *testing.T) {
 	_, err := s.WaitRequest(context.Background(), func(RequestRecord) bool { return false })
 	if !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("got %v, want ErrServerClosed", err)
+	}
+}
+
+func TestSubsystemHandler(t *testing.T) {
+	srv := New(t, Config{
+		Users: map[string]User{"u": {Password: "p"}},
+		Subsystems: map[string]func(ExecContext) int{
+			"upper": func(ctx ExecContext) int {
+				b, err := io.ReadAll(ctx.Stdin)
+				if err != nil {
+					return 1
+				}
+				fmt.Fprintf(ctx.Stdout, "%s:%s", ctx.Command, strings.ToUpper(string(b)))
+				return 3
+			},
+		},
+	})
+	c := connect(t, srv, clientConfig(srv, "u", ssh.Password("p")))
+	sess, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	in, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestSubsystem("upper"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(in, "abc"); err != nil {
+		t.Fatal(err)
+	}
+	in.Close()
+	got, err := io.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "upper:ABC" {
+		t.Fatalf("output %q", got)
+	}
+	sess2, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess2.Close()
+	if err := sess2.RequestSubsystem("echo-subsystem"); err != nil {
+		t.Fatalf("echo-subsystem refused beside Subsystems: %v", err)
+	}
+	sess3, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess3.Close()
+	if err := sess3.RequestSubsystem("sftp"); err == nil {
+		t.Fatal("unserved subsystem accepted")
 	}
 }
