@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -66,6 +67,17 @@ func GenerateSigner(keyType string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("sshtest: generating %s key: %w", keyType, err)
 	}
 	return ssh.NewSignerFromSigner(key)
+}
+
+// NewSigner is GenerateSigner for a test: it returns a new random key of
+// keyType and calls t.Fatal if keyType is not one GenerateSigner knows.
+func NewSigner(t testing.TB, keyType string) ssh.Signer {
+	t.Helper()
+	s, err := GenerateSigner(keyType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // uniqueHostKeys keeps one signer per key type, the last one given, at the
