@@ -181,7 +181,7 @@ func login(ctx context.Context, sess *ssh.Session, u sshtest.User, key *ssh.Key)
 			method = ssh.AuthMethodInteractive
 			status, err = keyboardInteractive(ctx, sess, u.KeyboardInteractive)
 		default:
-			return fmt.Errorf("the server offers %q and nothing left to try succeeded (key given: %v, identities: %v)",
+			return fmt.Errorf("the server offers %q and the user has nothing more to try (key given: %v, identities: %v)",
 				offered.String(), key != nil, hasIdentities)
 		}
 		if err != nil {

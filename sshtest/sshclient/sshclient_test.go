@@ -2,8 +2,10 @@ package sshclient_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -253,4 +255,96 @@ func matchesAny(k *ssh.Key, keys []gossh.PublicKey) bool {
 		}
 	}
 	return false
+}
+
+// fatalTB records the first Fatal of a helper instead of ending the test;
+// everything else goes to the real test, so cleanups still run.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Fatal(args ...any) { f.msg = fmt.Sprint(args...); runtime.Goexit() }
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// fatalOf runs helper with a fatalTB on its own goroutine, as t.Fatal
+// needs, and returns the message it failed with ("" if it did not).
+func fatalOf(t *testing.T, helper func(testing.TB)) string {
+	f := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		helper(f)
+	}()
+	<-done
+	return f.msg
+}
+
+// The helpers fail the test with a message that says why, and fail closed.
+func TestHelpersFail(t *testing.T) {
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{
+		"alice": {Password: "pw"},
+		"nokey": {AuthorizedKeys: []gossh.PublicKey{sshtest.NewSigner(t, gossh.KeyAlgoED25519).PublicKey()}},
+	}})
+	stranger := sshtest.NewSigner(t, gossh.KeyAlgoED25519)
+	for name, tc := range map[string]struct {
+		helper func(testing.TB)
+		want   string
+	}{
+		"unknown user":     {func(tb testing.TB) { sshclient.Connect(tb, srv, "mallory") }, `user "mallory" is not configured`},
+		"no usable method": {func(tb testing.TB) { sshclient.Connect(tb, srv, "nokey") }, `nothing more to try`},
+		"key refused":      {func(tb testing.TB) { sshclient.ConnectKey(tb, srv, "nokey", stranger) }, `logging in as "nokey"`},
+		"bad option":       {func(tb testing.TB) { sshclient.Dial(tb, srv, "alice", ssh.Port(0)) }, "Port"},
+		"nil key":          {func(tb testing.TB) { sshclient.ConnectKey(tb, srv, "alice", nil) }, "nil key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := fatalOf(t, tc.helper); !strings.Contains(got, tc.want) {
+				t.Errorf("fatal message %q, want it to contain %q", got, tc.want)
+			}
+		})
+	}
+
+	// A server gone before the dial: Connect fails, it does not hang.
+	gone, err := sshtest.Start(sshtest.Config{Users: map[string]sshtest.User{"alice": {Password: "pw"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	if got := fatalOf(t, func(tb testing.TB) { sshclient.Connect(tb, gone, "alice") }); !strings.Contains(got, "connecting to "+gone.Addr()) {
+		t.Errorf("fatal message %q for a closed server", got)
+	}
+}
+
+// A user certificate signed by one of the user's CAs logs in with ConnectKey.
+func TestConnectKeyCertificate(t *testing.T) {
+	ca := sshtest.NewSigner(t, gossh.KeyAlgoED25519)
+	key := sshtest.NewSigner(t, gossh.KeyAlgoECDSA256)
+	cert := &gossh.Certificate{
+		Key:             key.PublicKey(),
+		CertType:        gossh.UserCert,
+		KeyId:           "carol",
+		ValidPrincipals: []string{"carol"},
+		ValidBefore:     gossh.CertTimeInfinity,
+	}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	certSigner, err := gossh.NewCertSigner(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := sshtest.New(t, sshtest.Config{Users: map[string]sshtest.User{
+		"carol": {CertAuthorities: []gossh.PublicKey{ca.PublicKey()}},
+	}})
+	sess := sshclient.ConnectKey(t, srv, "carol", certSigner)
+	if out, err := sess.Output(t.Context(), "whoami"); err != nil || string(out) != "carol\n" {
+		t.Fatalf("whoami = %q, %v", out, err)
+	}
+	log := srv.AuthLog()
+	if last := log[len(log)-1]; last.Method != "publickey" || !last.Success || !strings.Contains(last.KeyType, "cert") {
+		t.Errorf("last attempt %+v, want a certificate login", last)
+	}
 }
