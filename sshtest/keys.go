@@ -43,7 +43,8 @@ func generatedHostKeys() ([]ssh.Signer, error) {
 // GenerateSigner returns a new random private key of the given SSH key type:
 // ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384,
 // ssh.KeyAlgoECDSA521 or ssh.KeyAlgoRSA (2048 bits). Tests use it for client
-// keys and certificate authorities. It is safe for concurrent use.
+// keys and certificate authorities. It is safe for concurrent use. An
+// unknown keyType is an error, as is a failure of crypto/rand.
 func GenerateSigner(keyType string) (ssh.Signer, error) {
 	var (
 		key crypto.Signer

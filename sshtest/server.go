@@ -70,8 +70,12 @@ func New(t testing.TB, cfg Config) *Server {
 }
 
 // Start listens on a free port of 127.0.0.1 and serves cfg until Close is
-// called. It is New for code that has no testing.TB, such as a demo. On
-// error nothing is left open.
+// called; it returns once the listener is open, without waiting for a
+// client. It is New for code that has no testing.TB, such as a demo. It
+// fails when cfg is invalid (an unknown Fault, an AuthSequence method it
+// does not serve, a keyboard-interactive Round whose Want and Prompts
+// differ in length, no host key left by HostKeyAlgorithms) or when it
+// cannot listen. On error nothing is left open.
 func Start(cfg Config) (*Server, error) {
 	rc, keys, err := cfg.resolve()
 	if err != nil {
