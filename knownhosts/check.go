@@ -41,7 +41,8 @@ func (s State) String() string {
 	}
 }
 
-// Query says what a lookup looks for.
+// Query says what a lookup looks for. The zero value looks up the empty
+// name, which only a "*" pattern matches.
 type Query struct {
 	// Name is the host as known_hosts records it: HostName(host, port),
 	// or an alias (OpenSSH HostKeyAlias), which is used as it is.
@@ -54,7 +55,8 @@ type Query struct {
 	Time time.Time
 }
 
-// Result is the outcome of a lookup.
+// Result is the outcome of a lookup. The zero value is State Unknown
+// without an entry.
 type Result struct {
 	State State
 	// Entry is the deciding entry, with its File and Line: for OK the one
