@@ -37,8 +37,9 @@ func (c *Client) OpenDir(ctx context.Context, path string) (*Dir, error) {
 
 // Next returns the next entry, skipping "." and "..", and io.EOF after the
 // last one. It sends one READDIR when the entries of the previous answer
-// are used up, and waits for it until ctx ends (the Dir stays usable: the
-// late answer is dropped and the next call asks again).
+// are used up, and waits for it until ctx ends. A Next given up on that way
+// loses the entries of that answer (the server's cursor moved on): the Dir
+// stays usable, but the listing has a gap.
 func (d *Dir) Next(ctx context.Context) (Metadata, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
