@@ -6,14 +6,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 )
 
 // BenchmarkInterop moves a file through OpenSSH's sshd on loopback with
-// this package and with OpenSSH's sftp client, reporting MB/s of each
-// (LIBSSH_INTEROP=1; size from SFTP_BENCH_MB, default 256).
+// this package and with OpenSSH's sftp client, in interleaved rounds, and
+// reports the median MB/s of each and their ratios (LIBSSH_INTEROP=1; size
+// from SFTP_BENCH_MB, default 256). OpenSSH's figures have its start-up
+// (process, key exchange, login: the median of a "pwd" batch) subtracted.
 func BenchmarkInterop(b *testing.B) {
 	env := interopEnv(b)
 	mb := 256
@@ -31,63 +34,63 @@ func BenchmarkInterop(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer c.Close()
-	rate := func(d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
 
-	b.Run("get", func(b *testing.B) {
-		for b.Loop() {
-			f, err := c.Open(testCtx(b), src, OpenReadOnly, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			start := time.Now()
-			n, err := f.WriteTo(io.Discard)
-			if err != nil || n != size {
-				b.Fatal(n, err)
-			}
-			b.ReportMetric(rate(time.Since(start)), "MB/s")
-			_ = f.Close()
+	timed := func(fn func()) time.Duration { start := time.Now(); fn(); return time.Since(start) }
+	get := func() {
+		f, err := c.Open(testCtx(b), src, OpenReadOnly, 0)
+		if err != nil {
+			b.Fatal(err)
 		}
-	})
-	b.Run("put", func(b *testing.B) {
-		for b.Loop() {
-			in, err := os.Open(src)
-			if err != nil {
-				b.Fatal(err)
-			}
-			f, err := c.Create(testCtx(b), filepath.Join(dir, "put"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			start := time.Now()
-			n, err := f.ReadFrom(in)
-			if err != nil || n != size {
-				b.Fatal(n, err)
-			}
-			if err := f.Close(); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(rate(time.Since(start)), "MB/s")
-			_ = in.Close()
+		defer f.Close()
+		if n, err := f.WriteTo(io.Discard); err != nil || n != size {
+			b.Fatal(n, err)
 		}
-	})
-	for _, dirn := range []string{"get", "put"} {
-		b.Run("openssh-"+dirn, func(b *testing.B) {
-			for b.Loop() {
-				batch := fmt.Sprintf("get %s /dev/null\n", src)
-				if dirn == "put" {
-					batch = fmt.Sprintf("put %s %s\n", src, filepath.Join(dir, "put2"))
-				}
-				bf := filepath.Join(b.TempDir(), "batch")
-				_ = os.WriteFile(bf, []byte(batch), 0o644)
-				cmd := exec.Command("sftp", "-F", "/dev/null", "-P", strconv.Itoa(env.Port),
-					"-i", env.Keys["ed25519"].Private, "-o", "UserKnownHostsFile="+env.KnownHostsFile,
-					"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-b", bf, env.User+"@"+env.Host)
-				start := time.Now()
-				if out, err := cmd.CombinedOutput(); err != nil {
-					b.Fatalf("%v %s", err, out)
-				}
-				b.ReportMetric(rate(time.Since(start)), "MB/s")
-			}
-		})
 	}
+	put := func() {
+		in, err := os.Open(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer in.Close()
+		f, err := c.Create(testCtx(b), filepath.Join(dir, "put"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := f.ReadFrom(in); err != nil || n != size {
+			b.Fatal(n, err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	openssh := func(batch string) func() {
+		return func() {
+			bf := filepath.Join(b.TempDir(), "batch")
+			_ = os.WriteFile(bf, []byte(batch), 0o644)
+			cmd := exec.Command("sftp", "-F", "/dev/null", "-P", strconv.Itoa(env.Port),
+				"-i", env.Keys["ed25519"].Private, "-o", "UserKnownHostsFile="+env.KnownHostsFile,
+				"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-b", bf, env.User+"@"+env.Host)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("%v %s", err, out)
+			}
+		}
+	}
+	runs := map[string][]time.Duration{}
+	for b.Loop() {
+		runs["get"] = append(runs["get"], timed(get))
+		runs["sftp-get"] = append(runs["sftp-get"], timed(openssh(fmt.Sprintf("get %s /dev/null\n", src))))
+		runs["put"] = append(runs["put"], timed(put))
+		runs["sftp-put"] = append(runs["sftp-put"], timed(openssh(fmt.Sprintf("put %s %s\n", src, filepath.Join(dir, "put2")))))
+		runs["sftp-setup"] = append(runs["sftp-setup"], timed(openssh("pwd\n")))
+	}
+	median := func(k string) time.Duration { d := slices.Clone(runs[k]); slices.Sort(d); return d[len(d)/2] }
+	rate := func(d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
+	setup := median("sftp-setup")
+	for _, dir := range []string{"get", "put"} {
+		ours, theirs := rate(median(dir)), rate(median("sftp-"+dir)-setup)
+		b.ReportMetric(ours, dir+"-MB/s")
+		b.ReportMetric(theirs, "openssh-"+dir+"-MB/s")
+		b.ReportMetric(ours/theirs, dir+"-ratio")
+	}
+	b.ReportMetric(setup.Seconds(), "openssh-setup-s")
 }
