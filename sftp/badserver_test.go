@@ -298,3 +298,13 @@ func TestWrongAnswerTypes(t *testing.T) {
 	_, err = c.Metadata(testCtx(t), "/")
 	protocolBroken(t, c, err)
 }
+
+func TestDirectoryEntriesThatAreNotNames(t *testing.T) {
+	for _, name := range []string{"../escape", "a/b", "", "nul\x00"} {
+		t.Run(name, func(t *testing.T) {
+			c, dir := client(t, sshtest.SFTPOptions{DirNames: []string{"ok", name}})
+			_, err := c.ReadDir(testCtx(t), dir)
+			protocolBroken(t, c, err)
+		})
+	}
+}

@@ -96,11 +96,14 @@ func MaxInFlight(n int) Option { return func(c *config) { c.maxInFlight = n } }
 // violation (ErrProtocol) and closes the Client. n < 1 keeps the default.
 func MaxPacket(n int) Option { return func(c *config) { c.maxPacket = n } }
 
-// Timeout bounds each wait of the calls that take no ctx (File's Read,
-// Write, ReadAt, WriteAt, ReadFrom, WriteTo, Seek and Close, Dir's Close
-// and the FS methods): the wait for a free request slot and the wait for
-// each answer, so a long transfer that keeps moving never times out, and
-// one whose server stops answering does after d. Zero (the default) lets
+// Timeout bounds the waits of the calls that take no ctx. For File's Read,
+// Write, ReadAt, WriteAt, ReadFrom, WriteTo, Seek and Close and Dir's
+// Close it bounds each wait, for a free request slot and for each answer,
+// so a long transfer that keeps moving never times out, and one whose
+// server stops answering does after d. For FS's Open, Stat, ReadDir and
+// ReadFile, and a directory's ReadDir, it bounds each call as a whole
+// (except ReadFile's data, bounded per wait as File.WriteTo is); the
+// files FS opens are Files. Zero (the default) lets
 // them wait until the answer, Client.Close or the connection's end. A
 // wait that times out returns an error matching context.DeadlineExceeded.
 func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
