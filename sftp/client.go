@@ -347,7 +347,10 @@ func (c *Client) fail(err error) error {
 
 // ioErr maps a channel error to the Client's terminal error.
 func (c *Client) ioErr(op string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ssh.ErrDisconnected) {
+	// The Client records why it ends before it closes the channel itself,
+	// so a closed channel here is the server's doing.
+	if !errors.Is(err, ssh.ErrDisconnected) &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ssh.ErrChannelClosed)) {
 		return fmt.Errorf("%w (%s)", ErrServerClosed, op)
 	}
 	return fmt.Errorf("sftp: %s: %w", op, err)
@@ -476,6 +479,9 @@ func (c *Client) recycle(r result) {
 // buf, when not nil, is a pooled buffer that build fills in place (WRITE
 // data already sits in it); it is given back when the packet was sent.
 func (c *Client) start(ctx context.Context, timeout time.Duration, typ byte, buf []byte, build func(e *encoder)) (*call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var tc <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
