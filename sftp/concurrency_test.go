@@ -63,8 +63,7 @@ func TestWriteTimesOutOnSilentServer(t *testing.T) {
 	if n != 0 || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Write: %d %v", n, err)
 	}
-	// Every slot is held by an unanswered request now: calls wait for one
-	// until their ctx ends.
+	// The server answers nothing more: calls wait until their ctx ends.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if _, err := c.Metadata(ctx, dir); !errors.Is(err, context.DeadlineExceeded) {
