@@ -26,6 +26,7 @@ import (
 // Of these, all but a ctx end close the Client for good.
 type Client struct {
 	ch   *ssh.Channel
+	sess *ssh.Session // for the extra channels of Get and Put (transfer_fileio.go)
 	cfg  config
 	exts map[string]string
 
@@ -163,7 +164,7 @@ func New(ctx context.Context, s *ssh.Session, opts ...Option) (*Client, error) {
 		_ = ch.Close()
 		return nil, fmt.Errorf("sftp: %w", err)
 	}
-	c := &Client{ch: ch, cfg: cfg, pending: map[uint32]*call{}, done: make(chan struct{}),
+	c := &Client{ch: ch, sess: s, cfg: cfg, pending: map[uint32]*call{}, done: make(chan struct{}),
 		slots: make(chan struct{}, cfg.maxInFlight), out: make(chan []byte, cfg.maxInFlight+1)}
 	br := bufio.NewReaderSize(ch, 64<<10)
 	if err := c.handshake(ctx, br); err != nil {
