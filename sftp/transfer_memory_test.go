@@ -11,12 +11,12 @@ import (
 // TestTransferMemoryBounded moves a file much larger than MaxTransferBuffer each way through
 // the in-process server, sampling the heap from the progress callback: the heap in use may grow
 // by the transfer's buffers and the channels' windows, never by the file. 1 GiB without -race,
-// 64 MiB with it (the in-process server moves about 12 MB/s under -race) or with -short; four
+// 32 MiB with it (the in-process server moves about 10 MB/s under -race) or with -short; four
 // channels either way.
 func TestTransferMemoryBounded(t *testing.T) {
 	size := int64(1 << 30)
 	if raceEnabled || testing.Short() {
-		size = 64 << 20
+		size = 32 << 20
 	}
 	c, _, _ := xferClient(t, xferServerConfig(xferHandler()))
 	ctx := xferCtx(t)
