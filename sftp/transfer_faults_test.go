@@ -164,3 +164,25 @@ func TestTransferProtocolViolation(t *testing.T) {
 		t.Fatalf("Put after the violation: %v", err)
 	}
 }
+
+// TestTransferTreeHostileNames: a server listing names that would escape the destination tree
+// stops a Recursive Get before anything is written outside it (the Client refuses such a
+// listing as ErrProtocol; the transfer's own check, ErrUnsafeName, stands behind it).
+func TestTransferTreeHostileNames(t *testing.T) {
+	for _, name := range []string{"../escape", "a/b", "/etc/x", ""} {
+		c, _, _ := xferClient(t, xferServerConfig(sshtest.SFTPHandler(sshtest.SFTPOptions{DirNames: []string{name}})))
+		dir := t.TempDir()
+		src := filepath.Join(dir, "src")
+		if err := os.Mkdir(src, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		err := c.Get(xferCtx(t), src, filepath.Join(dir, "dst", "deeper"), Recursive())
+		var te *TransferError
+		if !errors.As(err, &te) || !(errors.Is(err, ErrProtocol) || errors.Is(err, ErrUnsafeName)) {
+			t.Fatalf("listing %q: %v", name, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "dst", "escape")); err == nil {
+			t.Fatalf("listing %q: a file escaped the tree", name)
+		}
+	}
+}
