@@ -122,9 +122,9 @@ const (
 	// SymlinksSkip leaves symbolic links out of the copy, as OpenSSH's `sftp get -r` and
 	// `put -r` do (they log "not a regular file"). It is the zero value and the default.
 	SymlinksSkip SymlinkPolicy = iota
-	// SymlinksFollow copies what a link to a regular file points at as a regular file, as
-	// `sftp -r` does with its follow-links flag. Links to directories and dangling links are
-	// skipped, so a link cycle cannot make a tree endless.
+	// SymlinksFollow copies what a link to a regular file points at as a regular file (scp -r
+	// follows links too). Links to directories and dangling links are skipped, so a link cycle
+	// cannot make a tree endless.
 	SymlinksFollow
 	// SymlinksCopy recreates each link with the same target text, unchanged (a link pointing
 	// outside the tree still points there), as `cp -a` and `rsync -l` do.
@@ -183,8 +183,11 @@ func Resume() TransferOption {
 // Recursive lets Get and Put copy a directory and everything below it. Directories are
 // created as needed (an existing directory is merged into), regular files are copied as single
 // files are, symbolic links are handled as Symlinks says (skipped by default), and other
-// entries (devices, sockets, fifos) are skipped. Without Recursive a directory source fails
-// with ErrIsDirectory.
+// entries (devices, sockets, fifos) are skipped. The tree is listed first (at most 4,194,304
+// entries, else ErrTreeTooLarge), so that Progress knows the total; then up to 8 files of at
+// most 1 MiB are copied at once, their round trips overlapping, while a larger file is copied
+// alone. With PreserveTimes or PreserveMode directories get their attributes after their
+// contents. Without Recursive a directory source fails with ErrIsDirectory.
 func Recursive() TransferOption {
 	return func(c *transferConfig) { c.recursive = true }
 }
