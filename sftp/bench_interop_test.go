@@ -29,7 +29,14 @@ func BenchmarkInterop(b *testing.B) {
 	if err := os.WriteFile(src, randomBytes(int(size), 9), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	c, err := New(testCtx(b), interopSession(b, env))
+	var opts []Option // SFTP_BENCH_INFLIGHT and SFTP_BENCH_REQUEST tune the client
+	if v, err := strconv.Atoi(os.Getenv("SFTP_BENCH_INFLIGHT")); err == nil {
+		opts = append(opts, MaxInFlight(v))
+	}
+	if v, err := strconv.Atoi(os.Getenv("SFTP_BENCH_REQUEST")); err == nil {
+		opts = append(opts, MaxRequestSize(v))
+	}
+	c, err := New(testCtx(b), interopSession(b, env), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"time"
 )
 
-var errEOF = io.EOF
-
 // Dir is an open remote directory (SSH_FXP_OPENDIR), read entry by entry
 // with Next. It is safe for concurrent use; entries come in the server's
 // order.

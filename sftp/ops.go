@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 )
@@ -420,7 +421,7 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]Metadata, error) {
 		m, err := d.Next(ctx)
 		if err != nil {
 			cerr := d.closeCtx(ctx)
-			if errors.Is(err, errEOF) {
+			if errors.Is(err, io.EOF) {
 				sortMetadata(out)
 				return out, cerr
 			}
