@@ -26,6 +26,7 @@ import (
 // Of these, all but a ctx end close the Client for good.
 type Client struct {
 	ch   *ssh.Channel
+	sess *ssh.Session // for the extra channels of Get and Put (transfer_fileio.go)
 	cfg  config
 	user string // the session's user name, for home-directory
 	exts map[string]string
@@ -168,7 +169,7 @@ func New(ctx context.Context, s *ssh.Session, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("sftp: %w", err)
 	}
 	user, _ := s.UserName()
-	c := &Client{ch: ch, cfg: cfg, user: user, pending: map[uint32]*call{}, done: make(chan struct{}),
+	c := &Client{ch: ch, sess: s, cfg: cfg, user: user, pending: map[uint32]*call{}, done: make(chan struct{}),
 		slots: make(chan struct{}, cfg.maxInFlight), out: make(chan []byte, cfg.maxInFlight+1)}
 	br := bufio.NewReaderSize(ch, 64<<10)
 	if err := c.handshake(ctx, br); err != nil {
