@@ -10,7 +10,7 @@
 // stays usable for other channels.
 //
 // Remote names: the remote path is always passed to the remote shell
-// inside single quotes (a ' in it becomes '\''), after "--", so spaces,
+// inside single quotes (each ' in it is closed, escaped and reopened), after "--", so spaces,
 // quotes, $(...), ;, * and a leading "-" reach scp as written and are never
 // interpreted. The remote shell must understand POSIX single quotes, as sh,
 // bash, dash, ash, zsh and csh do. A remote path is taken literally: "~" is

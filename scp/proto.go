@@ -24,7 +24,7 @@ const maxLine = 8 << 10
 const maxStderr = 4 << 10
 
 // quote returns s single-quoted for a POSIX shell: every byte stands for
-// itself, a ' is written as '\''.
+// itself; each ' closes the quotes, is escaped with a backslash and reopens them.
 func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
