@@ -9,8 +9,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/libssh-go/libssh/ssh"
 )
@@ -39,8 +39,8 @@ func Get(ctx context.Context, s *ssh.Session, remote, local string, opts ...Opti
 	if err := checkSendable(remote); err != nil {
 		return wrap("get", remote, &nameError{msg: "the remote name is empty or holds a newline or NUL"})
 	}
-	want := path.Base(path.Clean(remote))
-	if want == "." || want == ".." || want == "/" {
+	want := sentName(remote)
+	if want == "" || want == "." || want == ".." {
 		return wrap("get", remote, &nameError{msg: "the remote path does not end in a file or directory name"})
 	}
 	if err := ctx.Err(); err != nil {
@@ -53,6 +53,13 @@ func Get(ctx context.Context, s *ssh.Session, remote, local string, opts ...Opti
 	defer ss.close()
 	g := &getter{ss: ss, c: c, want: want, local: local}
 	return wrap("get", remote, g.run())
+}
+
+// sentName is the name a remote scp sends for path: what follows its last
+// "/", once trailing slashes are removed.
+func sentName(p string) string {
+	p = strings.TrimRight(p, "/")
+	return p[strings.LastIndexByte(p, '/')+1:]
 }
 
 // getter is the sink side of one Get.
