@@ -310,7 +310,7 @@ func (g *getter) copyData(w io.Writer, n int64) error {
 	buf := make([]byte, 64<<10)
 	for n > 0 {
 		chunk := buf[:min(int64(len(buf)), n)]
-		m, err := io.ReadFull(g.ss.r, chunk)
+		m, err := g.ss.r.Read(chunk)
 		if m > 0 {
 			if _, werr := w.Write(chunk[:m]); werr != nil {
 				return werr
@@ -319,7 +319,7 @@ func (g *getter) copyData(w io.Writer, n int64) error {
 			g.done += int64(m)
 			g.report()
 		}
-		if err != nil {
+		if err != nil && (n > 0 || err != io.EOF) {
 			return g.ss.ioErr(err)
 		}
 	}

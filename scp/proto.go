@@ -138,6 +138,10 @@ func (ss *session) ioErr(err error) error {
 	if errors.Is(err, io.EOF) || (errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ssh.ErrDisconnected)) {
 		return ErrTruncated
 	}
+	if errors.Is(err, ssh.ErrChannelClosed) && !ss.ch.IsClosed() {
+		// The server closed the channel: the remote scp ended early.
+		return fmt.Errorf("%w: %w", ErrTruncated, err)
+	}
 	return err
 }
 
@@ -159,12 +163,27 @@ func (ss *session) readLine() (string, error) {
 	}
 }
 
-// write sends p to the remote scp.
+// write sends p to the remote scp. When that fails because the remote
+// ended, the reason it gave before (a \x01 or \x02 reply waiting to be
+// read) is the error.
 func (ss *session) write(p []byte) error {
 	if _, err := ss.ch.Write(p); err != nil {
-		return ss.ioErr(err)
+		return ss.whyEnded(err)
 	}
 	return nil
+}
+
+// whyEnded returns the remote's last message if one is waiting to be read
+// after a failed write, or the write's error. The read does not wait: the
+// channel is closed or the connection gone.
+func (ss *session) whyEnded(err error) error {
+	if ss.ctx.Err() == nil && !errors.Is(err, ssh.ErrDisconnected) {
+		var re *remoteErr
+		if rerr := ss.readAck(); errors.As(rerr, &re) {
+			return re
+		}
+	}
+	return ss.ioErr(err)
 }
 
 // ack sends the one-byte "OK" reply.

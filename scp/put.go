@@ -146,7 +146,7 @@ func (p *putter) run(root *entry) error {
 		return err
 	}
 	if err := ss.ch.SendEOF(); err != nil {
-		return ss.ioErr(err)
+		return ss.whyEnded(err)
 	}
 	// The remote scp exits after our EOF; anything it still writes is an
 	// error message.
