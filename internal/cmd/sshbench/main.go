@@ -84,6 +84,10 @@ type config struct {
 	quick      bool
 	out        string
 
+	sftp        bool            // -sftp: the file-transfer table instead of the ssh rows
+	rtts        []time.Duration // -rtt: round-trip times of the file-transfer rows (0: loopback)
+	fileClients map[string]bool // -sftp-clients: nil for all
+
 	rssChild string // "lib" or "xcrypto" in the RSS child process
 }
 
@@ -114,6 +118,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.knownHosts, "known-hosts", "", "known_hosts file with -host's keys (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 64 MiB per transfer (overrides -size)")
 	fs.StringVar(&cfg.out, "out", "", "also write the table as Markdown to this file")
+	fs.BoolVar(&cfg.sftp, "sftp", false, "measure file transfers (sftp, scp: get and put of one -size file) instead of the ssh rows")
+	rtts := fs.String("rtt", "0,10ms,50ms", "with -sftp: round-trip times to add with a delay proxy (0 = loopback)")
+	clients := fs.String("sftp-clients", "", "with -sftp: comma-separated columns (lib-sftp,lib-sftp-1ch,pkg-sftp,pkg-sftp-conc,openssh-sftp,openssh-scp,lib-scp; default all)")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sshbench [flags]\n\nMeasures libssh-go, raw x/crypto/ssh and OpenSSH's ssh on one sshd.")
@@ -139,6 +146,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, err
 	}
 	cfg.size = n
+	if cfg.rtts, err = parseRTTs(*rtts); err != nil {
+		return cfg, err
+	}
+	cfg.fileClients = parseClients(*clients)
 	if cfg.quick {
 		cfg.size = quickSize
 	}
