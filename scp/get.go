@@ -55,6 +55,9 @@ func Get(ctx context.Context, s *ssh.Session, remote, local string, opts ...Opti
 	return wrap("get", remote, g.run())
 }
 
+// maxDepth bounds how deep a tree from the server may nest.
+const maxDepth = 256
+
 // sentName is the name a remote scp sends for path: what follows its last
 // "/", once trailing slashes are removed.
 func sentName(p string) string {
@@ -159,6 +162,9 @@ func (g *getter) run() error {
 			if kind == 'D' {
 				if !g.c.recursive {
 					return protoErr("directory record %q without -r", string(kind)+line)
+				}
+				if len(stack) >= maxDepth {
+					return protoErr("directories nested deeper than %d", maxDepth)
 				}
 				if err := g.mkdir(dst, rec.mode); err != nil {
 					return err

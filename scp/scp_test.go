@@ -343,6 +343,16 @@ func TestHostileSource(t *testing.T) {
 		noStrayFiles(t, dir, "f")
 		noStrayFiles(t, filepath.Join(dir, "f"), "ok")
 	})
+	t.Run("endless nesting", func(t *testing.T) {
+		steps := []step{{1, "D0755 0 f\n"}}
+		for range maxDepth + 1 {
+			steps = append(steps, step{1, "D0755 0 d\n"})
+		}
+		s := login(t, scripted(nil, false, steps...))
+		if err := Get(testCtx(t), s, "f", t.TempDir(), Recursive()); !errors.Is(err, ErrProtocol) {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("directory cut short", func(t *testing.T) {
 		s := login(t, scripted(nil, false, step{1, "D0755 0 f\n"}, step{1, "C0644 1 ok\n"}, step{1, "a\x00"}, step{1, ""}))
 		dir := t.TempDir()
