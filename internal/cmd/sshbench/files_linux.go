@@ -55,12 +55,6 @@ func pkgConcurrent() []pkgsftp.ClientOption {
 	}
 }
 
-// fileRatios are the ratio columns: numerator and denominator client names.
-var fileRatios = [][2]string{
-	{"lib-sftp", "openssh-sftp"}, {"lib-sftp", "pkg-sftp"}, {"lib-sftp", "pkg-sftp-conc"},
-	{"lib-sftp-1ch", "openssh-sftp"}, {"lib-scp", "openssh-scp"},
-}
-
 // measureFiles runs the file-transfer table (-sftp): for each RTT, get
 // and put of one -size file by every selected client, -runs times, the
 // clients taking turns in a rotating order. Each result file's sha256 is

@@ -9,6 +9,12 @@ import (
 	"time"
 )
 
+// fileRatios are the ratio columns: numerator and denominator client names.
+var fileRatios = [][2]string{
+	{"lib-sftp", "openssh-sftp"}, {"lib-sftp", "pkg-sftp"}, {"lib-sftp", "pkg-sftp-conc"},
+	{"lib-sftp-1ch", "openssh-sftp"}, {"lib-scp", "openssh-scp"},
+}
+
 // fileReport is the file-transfer table (-sftp): one row per direction and
 // RTT, one column per client, the median MB/s of the runs, then the ratio
 // columns of fileRatios.
