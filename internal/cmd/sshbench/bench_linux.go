@@ -119,7 +119,7 @@ func (b *bench) runFiles(ctx context.Context) int {
 	rep.Notes = append([]string{
 		"MB/s = 10^6 bytes per second, higher is better; ratios are the first client's MB/s over the second's, measured in the same run.",
 		"Go clients: time from the Get/Put call (on a connection authenticated and, for sftp, a client started beforehand) to its return; every transfer has its own connection.",
-		"OpenSSH sftp -b and scp -O: the process's wall time minus its median connect+auth+exit overhead at that RTT (below); sftp's own defaults (32 KiB requests, 64 in flight).",
+		"OpenSSH sftp -b and scp -O: the process's wall time minus its connect+auth+exit overhead at that RTT (below); sftp's own defaults (32 KiB requests, 64 in flight).",
 		"lib-sftp: package sftp's defaults (Channels chosen by size); lib-sftp-1ch: Channels(1). pkg-sftp: github.com/pkg/sftp defaults; pkg-sftp-conc: UseConcurrentReads/Writes, MaxConcurrentRequestsPerFile(128), MaxPacketUnchecked(255 KiB).",
 		"RTT rows go through internal/delayproxy (RTT/2 added each way, bandwidth not limited by the relay); every result file's sha256 was checked against the source outside the timed part.",
 	}, rep.Notes...)
