@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"runtime"
@@ -170,7 +171,7 @@ func TestDeadConnection(t *testing.T) {
 	_ = s.Disconnect()
 	err = <-errc
 	var se *StatusError
-	if !errors.Is(err, ssh.ErrDisconnected) && !errors.Is(err, ErrServerClosed) || errors.As(err, &se) {
+	if !errors.Is(err, ssh.ErrDisconnected) || errors.As(err, &se) {
 		t.Fatalf("call on a dead connection: %v", err)
 	}
 	if _, err := c.Metadata(testCtx(t), dir); err == nil || errors.As(err, &se) {
@@ -215,4 +216,95 @@ func pendingCount(c *Client) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.pending)
+}
+
+// rawServer serves "sftp" with script, which gets the channel's streams.
+func rawServer(t *testing.T, script func(in io.Reader, out io.Writer)) *ssh.Session {
+	srv := sshtest.New(t, sshtest.Config{
+		Users: map[string]sshtest.User{"alice": {Password: "pw"}},
+		Subsystems: map[string]func(sshtest.ExecContext) int{"sftp": func(ctx sshtest.ExecContext) int {
+			script(ctx.Stdin, ctx.Stdout)
+			return 0
+		}},
+	})
+	return loginTo(t, srv)
+}
+
+func readInit(in io.Reader) {
+	var b [9]byte
+	_, _ = io.ReadFull(in, b[:])
+}
+
+func TestBadVersionAnswers(t *testing.T) {
+	for name, tc := range map[string]struct {
+		version []byte
+		want    error
+	}{
+		"version 2":        {[]byte{0, 0, 0, 5, fxpVersion, 0, 0, 0, 2}, errors.ErrUnsupported},
+		"not a version":    {[]byte{0, 0, 0, 5, fxpStatus, 0, 0, 0, 3}, ErrProtocol},
+		"truncated":        {[]byte{0, 0, 0, 3, fxpVersion, 0, 0}, ErrProtocol},
+		"bad extension":    {[]byte{0, 0, 0, 9, fxpVersion, 0, 0, 0, 3, 0, 0, 0, 9}, ErrProtocol},
+		"oversized":        {[]byte{0x7f, 0, 0, 0, fxpVersion}, ErrProtocol},
+		"closed before it": {nil, ErrServerClosed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := rawServer(t, func(in io.Reader, out io.Writer) {
+				readInit(in)
+				_, _ = out.Write(tc.version)
+			})
+			if _, err := New(testCtx(t), s); !errors.Is(err, tc.want) {
+				t.Fatalf("New: %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestServerClosingTheChannel(t *testing.T) {
+	s := rawServer(t, func(in io.Reader, out io.Writer) {
+		readInit(in)
+		_, _ = out.Write([]byte{0, 0, 0, 5, fxpVersion, 0, 0, 0, 3})
+	})
+	c, err := New(testCtx(t), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Metadata(testCtx(t), "/")
+	var se *StatusError
+	if !errors.Is(err, ErrServerClosed) || errors.Is(err, ssh.ErrDisconnected) || errors.As(err, &se) {
+		t.Fatalf("after the server closed the channel: %v", err)
+	}
+}
+
+func TestWrongAnswerTypes(t *testing.T) {
+	// The server answers each request with a DATA packet of the request's id.
+	s := rawServer(t, func(in io.Reader, out io.Writer) {
+		readInit(in)
+		_, _ = out.Write([]byte{0, 0, 0, 5, fxpVersion, 0, 0, 0, 3})
+		var hdr [9]byte
+		if _, err := io.ReadFull(in, hdr[:]); err != nil {
+			return
+		}
+		n := int(hdr[0])<<24 | int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+		_, _ = io.CopyN(io.Discard, in, int64(n-5))
+		_, _ = out.Write([]byte{0, 0, 0, 9, fxpData, hdr[5], hdr[6], hdr[7], hdr[8], 0, 0, 0, 0})
+		_, _ = io.Copy(io.Discard, in)
+	})
+	c, err := New(testCtx(t), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = c.Metadata(testCtx(t), "/")
+	protocolBroken(t, c, err)
+}
+
+func TestDirectoryEntriesThatAreNotNames(t *testing.T) {
+	for _, name := range []string{"../escape", "a/b", "", "nul\x00"} {
+		t.Run(name, func(t *testing.T) {
+			c, dir := client(t, sshtest.SFTPOptions{DirNames: []string{"ok", name}})
+			_, err := c.ReadDir(testCtx(t), dir)
+			protocolBroken(t, c, err)
+		})
+	}
 }

@@ -28,6 +28,7 @@ type Client struct {
 	ch   *ssh.Channel
 	sess *ssh.Session // for the extra channels of Get and Put (transfer_fileio.go)
 	cfg  config
+	user string // the session's user name, for home-directory
 	exts map[string]string
 
 	version  uint32
@@ -96,11 +97,14 @@ func MaxInFlight(n int) Option { return func(c *config) { c.maxInFlight = n } }
 // violation (ErrProtocol) and closes the Client. n < 1 keeps the default.
 func MaxPacket(n int) Option { return func(c *config) { c.maxPacket = n } }
 
-// Timeout bounds each wait of the calls that take no ctx (File's Read,
-// Write, ReadAt, WriteAt, ReadFrom, WriteTo, Seek and Close, Dir's Close
-// and the FS methods): the wait for a free request slot and the wait for
-// each answer, so a long transfer that keeps moving never times out, and
-// one whose server stops answering does after d. Zero (the default) lets
+// Timeout bounds the waits of the calls that take no ctx. For File's Read,
+// Write, ReadAt, WriteAt, ReadFrom, WriteTo, Seek and Close and Dir's
+// Close it bounds each wait, for a free request slot and for each answer,
+// so a long transfer that keeps moving never times out, and one whose
+// server stops answering does after d. For FS's Open, Stat, ReadDir and
+// ReadFile, and a directory's ReadDir, it bounds each call as a whole
+// (except ReadFile's data, bounded per wait as File.WriteTo is); the
+// files FS opens are Files. Zero (the default) lets
 // them wait until the answer, Client.Close or the connection's end. A
 // wait that times out returns an error matching context.DeadlineExceeded.
 func Timeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
@@ -164,7 +168,8 @@ func New(ctx context.Context, s *ssh.Session, opts ...Option) (*Client, error) {
 		_ = ch.Close()
 		return nil, fmt.Errorf("sftp: %w", err)
 	}
-	c := &Client{ch: ch, sess: s, cfg: cfg, pending: map[uint32]*call{}, done: make(chan struct{}),
+	user, _ := s.UserName()
+	c := &Client{ch: ch, sess: s, cfg: cfg, user: user, pending: map[uint32]*call{}, done: make(chan struct{}),
 		slots: make(chan struct{}, cfg.maxInFlight), out: make(chan []byte, cfg.maxInFlight+1)}
 	br := bufio.NewReaderSize(ch, 64<<10)
 	if err := c.handshake(ctx, br); err != nil {
@@ -343,7 +348,10 @@ func (c *Client) fail(err error) error {
 
 // ioErr maps a channel error to the Client's terminal error.
 func (c *Client) ioErr(op string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ssh.ErrDisconnected) {
+	// The Client records why it ends before it closes the channel itself,
+	// so a closed channel here is the server's doing.
+	if !errors.Is(err, ssh.ErrDisconnected) &&
+		(errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ssh.ErrChannelClosed)) {
 		return fmt.Errorf("%w (%s)", ErrServerClosed, op)
 	}
 	return fmt.Errorf("sftp: %s: %w", op, err)
@@ -472,6 +480,9 @@ func (c *Client) recycle(r result) {
 // buf, when not nil, is a pooled buffer that build fills in place (WRITE
 // data already sits in it); it is given back when the packet was sent.
 func (c *Client) start(ctx context.Context, timeout time.Duration, typ byte, buf []byte, build func(e *encoder)) (*call, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var tc <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)

@@ -3,14 +3,13 @@ package sftp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 )
-
-var errEOF = io.EOF
 
 // Dir is an open remote directory (SSH_FXP_OPENDIR), read entry by entry
 // with Next. It is safe for concurrent use; entries come in the server's
@@ -36,9 +35,12 @@ func (c *Client) OpenDir(ctx context.Context, path string) (*Dir, error) {
 }
 
 // Next returns the next entry, skipping "." and "..", and io.EOF after the
-// last one. It sends one READDIR when the entries of the previous answer
-// are used up, and waits for it until ctx ends (the Dir stays usable: the
-// late answer is dropped and the next call asks again).
+// last one. An entry whose name is empty or holds a "/" or NUL (which a
+// hostile server could send to make a tree copy escape its directory) is a
+// protocol violation: ErrProtocol, and the Client closes. It sends one READDIR when the entries of the previous answer
+// are used up, and waits for it until ctx ends. A Next given up on that way
+// loses the entries of that answer (the server's cursor moved on): the Dir
+// stays usable, but the listing has a gap.
 func (d *Dir) Next(ctx context.Context) (Metadata, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -51,6 +53,13 @@ func (d *Dir) Next(ctx context.Context) (Metadata, error) {
 			d.buf = d.buf[1:]
 			if e.name == "." || e.name == ".." {
 				continue
+			}
+			if e.name == "" || strings.ContainsAny(e.name, "/\x00") {
+				// A directory entry is one file name: anything else
+				// would let a caller joining it to the directory's path
+				// (a tree download) write outside the tree.
+				d.buf = nil
+				return Metadata{}, d.c.fail(fmt.Errorf("%w: directory entry %q of %s is not a file name", ErrProtocol, e.name, d.path))
 			}
 			return newMetadata(e.name, e.long, e.attrs), nil
 		}

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // File is an open remote file (libssh-rs SftpFile). It is an io.Reader,
@@ -506,5 +505,3 @@ var _ interface {
 	io.WriterTo
 	io.Closer
 } = (*File)(nil)
-
-var _ = time.Second

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"io/fs"
-	"time"
 )
 
 // FS returns the server's file tree as an fs.FS rooted at "/": the fs path
@@ -198,5 +197,3 @@ func (d *fsDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	}
 	return out, nil
 }
-
-var _ = time.Second

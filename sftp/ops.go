@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"time"
 )
@@ -333,18 +334,18 @@ func (c *Client) Canonicalize(ctx context.Context, path string) (string, error) 
 	return n.name, err
 }
 
-// HomeDir returns the user's home directory: by home-directory (OpenSSH
-// 9.x) or expand-path@openssh.com of "~" when offered, else the REALPATH of
-// ".", the directory the server starts in, which is the home directory on
-// most servers.
+// HomeDir returns the user's home directory: by expand-path@openssh.com
+// of "~" or by home-directory (with the session's user name) when the
+// server offers one, else the REALPATH of ".", the directory the server
+// starts in, which is the home directory on most servers.
 func (c *Client) HomeDir(ctx context.Context) (string, error) {
 	var r result
 	var err error
 	switch {
-	case c.HasExtension("home-directory"):
-		r, err = c.extendedAs(ctx, fxpName, "home-directory", "home-directory", "", func(e *encoder) { e.str("") })
 	case c.HasExtension("expand-path@openssh.com"):
 		r, err = c.extendedAs(ctx, fxpName, "expand-path@openssh.com", "expand-path", "~", func(e *encoder) { e.str("~") })
+	case c.HasExtension("home-directory") && c.user != "":
+		r, err = c.extendedAs(ctx, fxpName, "home-directory", "home-directory", c.user, func(e *encoder) { e.str(c.user) })
 	default:
 		return c.Canonicalize(ctx, ".")
 	}
@@ -420,7 +421,7 @@ func (c *Client) ReadDir(ctx context.Context, path string) ([]Metadata, error) {
 		m, err := d.Next(ctx)
 		if err != nil {
 			cerr := d.closeCtx(ctx)
-			if errors.Is(err, errEOF) {
+			if errors.Is(err, io.EOF) {
 				sortMetadata(out)
 				return out, cerr
 			}

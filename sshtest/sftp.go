@@ -55,6 +55,11 @@ type SFTPOptions struct {
 	// claims this many entries but carries one. 0 never does.
 	HugeNameList uint32
 
+	// DirNames answers the first READDIR with a NAME packet listing these
+	// names (with no attributes), such as "../escape" or "a/b" from a
+	// hostile server. Nil never does.
+	DirNames []string
+
 	// EndlessDir answers every READDIR with 1000 made-up entries and never
 	// with EOF.
 	EndlessDir bool
@@ -249,6 +254,17 @@ func (p *sftpProxy) requests(in io.Reader, srv io.Writer) error {
 			body = append(body, sftpString("x")...)
 			body = append(body, sftpString("x")...)
 			body = append(body, 0, 0, 0, 0)
+			err = p.answer(sftpPacket(sftpName, id, body))
+		case typ == sftpReaddir && len(p.o.DirNames) > 0 && !dirDone:
+			p.mu.Lock()
+			p.dirDone = true
+			p.mu.Unlock()
+			body := binary.BigEndian.AppendUint32(nil, uint32(len(p.o.DirNames)))
+			for _, n := range p.o.DirNames {
+				body = append(body, sftpString(n)...)
+				body = append(body, sftpString("")...)
+				body = append(body, 0, 0, 0, 0)
+			}
 			err = p.answer(sftpPacket(sftpName, id, body))
 		case typ == sftpReaddir && p.o.EndlessDir:
 			body := binary.BigEndian.AppendUint32(nil, 1000)
