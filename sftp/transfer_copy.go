@@ -202,8 +202,12 @@ func (t *transfer) copyFile(ctx context.Context, from string, info entry, target
 		return t.fail(from, -1, err)
 	}
 	defer func() {
+		// The source's close matters to nobody once the data is in, so a server that never
+		// answers it (sshtest's NeverClose) holds the transfer up by sourceCloseWait at most.
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
+		cctx, cancel2 := context.WithTimeout(cctx, sourceCloseWait)
+		defer cancel2()
 		_ = src.close(cctx)
 	}()
 
@@ -279,8 +283,12 @@ func (t *transfer) copyFile(ctx context.Context, from string, info entry, target
 	return nil
 }
 
-// cleanupGrace is how long cleaning up after a failure may take once ctx is done.
-const cleanupGrace = time.Second
+const (
+	// cleanupGrace is how long cleaning up after a failure may take once ctx is done.
+	cleanupGrace = time.Second
+	// sourceCloseWait bounds the wait for the answer to closing a file that was only read.
+	sourceCloseWait = 2 * time.Second
+)
 
 // cleanupContext is ctx while it lasts; after it ended, cleaning up gets cleanupGrace more, so
 // that a temporary file can still be removed from a server that answers, while one that does

@@ -65,22 +65,36 @@ func (r *remoteEndpoint) lanes(ctx context.Context, size int64, cfg *transferCon
 	want = min(want, maxChannels)
 	// A lane needs enough of the file to be worth its round trips.
 	want = int(min(int64(want), max(size/transferChunk, 1)))
-	for {
-		r.mu.Lock()
-		have, refused := 1+len(r.extras), r.refused
-		r.mu.Unlock()
-		if have >= want || refused || ctx.Err() != nil {
-			return min(have, want)
-		}
-		extra, err := r.c.sibling(ctx)
-		r.mu.Lock()
-		if err != nil {
-			r.refused = true
-		} else {
-			r.extras = append(r.extras, extra)
-		}
-		r.mu.Unlock()
+	r.mu.Lock()
+	have, refused := 1+len(r.extras), r.refused
+	r.mu.Unlock()
+	if have >= want || refused || ctx.Err() != nil {
+		return min(have, want)
 	}
+	// Each channel costs about four round trips (open, subsystem, INIT/VERSION, limits); open
+	// them together.
+	opened := make([]*Client, want-have)
+	var wg sync.WaitGroup
+	for i := range opened {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if extra, err := r.c.sibling(ctx); err == nil {
+				opened[i] = extra
+			}
+		}()
+	}
+	wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, extra := range opened {
+		if extra == nil {
+			r.refused = true // OpenSSH's MaxSessions, say: go on with those we have
+			continue
+		}
+		r.extras = append(r.extras, extra)
+	}
+	return min(1+len(r.extras), want)
 }
 
 func (r *remoteEndpoint) stat(ctx context.Context, p string) (entry, error) {
