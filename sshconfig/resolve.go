@@ -1,4 +1,4 @@
-package ssh
+package sshconfig
 
 // ssh_config resolution with OpenSSH's semantics.
 //
@@ -9,7 +9,7 @@ package ssh
 //
 // Why not github.com/kevinburke/ssh_config. Its v1.6.0 was evaluated
 // against OpenSSH 9.2's `ssh -G` and gives a different answer exactly where
-// this file needs OpenSSH's:
+// this package needs OpenSSH's:
 //   - Decode rejects the whole file on "Match final all" (Fedora's default
 //     /etc/ssh/ssh_config.d ships it) and on every Match criterion but
 //     "all" and "host", so one such line drops every setting of the file.
@@ -21,7 +21,7 @@ package ssh
 //     also lists SetEnv, which OpenSSH takes from its first line only.
 //   - Default's table is OpenSSH 7.4 on macOS (CBC ciphers,
 //     ChallengeResponseAuthentication, ~/.ssh/identity), not what `ssh -G`
-//     prints today, and this library's defaults are x/crypto's anyway.
+//     prints today.
 //   - Tokens, ${ENV}, Include's depth limit and permission checks are not
 //     implemented there.
 // None of its parts gives OpenSSH's answer on its own, so the line
@@ -37,11 +37,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
+	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
-	"time"
 )
 
 // Limits that keep a hostile or broken config from costing more than
@@ -63,128 +65,182 @@ const (
 	maxKnownHostsFiles   = 32
 )
 
-// defaultSystemConfig is read after the user's config when
-// OptionsParseConfig is given "".
-const defaultSystemConfig = "/etc/ssh/ssh_config"
+// DefaultSystemConfig is the system-wide file read after the user's when
+// Input.SystemConfig is "".
+const DefaultSystemConfig = "/etc/ssh/ssh_config"
 
-// ConfigError reports an ssh_config file that could not be used: a bad
-// line (File and Line say where), a file that cannot be read, or one whose
-// owner or permissions OpenSSH would refuse. It matches ErrInvalidOption.
-type ConfigError struct {
-	File string // the file in error
-	Line int    // 1-based; 0 when the error is about the whole file
-	Err  error  // what is wrong
+// Input is what a resolution starts from besides the host name: which
+// files to read, what the command line of ssh would say, who and where the
+// local user is, and the hooks for what needs the outside world. The zero
+// value reads ~/.ssh/config and /etc/ssh/ssh_config for the current user,
+// as `ssh -G host` does.
+type Input struct {
+	// ConfigFile, when set, is the only file read, like `ssh -F`: it must
+	// exist, it is not permission-checked (what it includes is), and its
+	// relative Includes resolve under SSHDir. "none" reads no file at all.
+	ConfigFile string
+	// UserConfig is the user's file, read first when ConfigFile is "";
+	// "" means SSHDir/config, "none" skips it. It must be owned by the
+	// user or root and not writable by others; a missing file is skipped.
+	UserConfig string
+	// SystemConfig is read after UserConfig when ConfigFile is ""; ""
+	// means DefaultSystemConfig, "none" skips it. A missing file is
+	// skipped; its relative Includes resolve in its own directory.
+	SystemConfig string
+	// SSHDir is where relative Includes of user files resolve; "" means
+	// HomeDir/.ssh.
+	SSHDir string
+
+	// User and Port are ssh's -l and -p: when set they win over every
+	// file, and Match user and exec see them. 0 and "" leave them to the
+	// files (then to the local user and 22).
+	User string
+	Port int
+	// Options are ssh's -o options, each a config line ("Keyword value"
+	// or "Keyword=value"), read before any file: like any first value,
+	// they win. Host and Match lines are refused.
+	Options []string
+
+	// LocalUser (%u, Match localuser), HomeDir (~, %d), UID (%i) and
+	// LocalHostname (%l, %L) describe the local side; "" means the
+	// current user's and the machine's.
+	LocalUser, HomeDir, UID, LocalHostname string
+
+	// Exec runs a Match exec command (already token-expanded) and reports
+	// whether it succeeded (exit status 0). nil runs it through /bin/sh -c
+	// with standard input and output on the null device, bounded by the
+	// ctx given to Resolve (whose end kills its whole process group); on
+	// Windows, nil makes Match exec an error matching errors.ErrUnsupported.
+	Exec func(ctx context.Context, command string) (bool, error)
+	// LocalAddrs returns the local addresses "Match localnetwork" checks;
+	// nil means the addresses of the interfaces that are up.
+	LocalAddrs func() ([]net.IP, error)
+	// Logger receives debug messages (files read, ignored keywords); nil
+	// discards them.
+	Logger *slog.Logger
 }
 
-// Error says where ("ssh: FILE line N: ...") and what.
-func (e *ConfigError) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("ssh: %s line %d: %v", e.File, e.Line, e.Err)
-	}
-	return fmt.Sprintf("ssh: %s: %v", e.File, e.Err)
-}
-
-// Unwrap lets errors.Is match ErrInvalidOption and the cause.
-func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidOption, e.Err} }
-
-// OptionsParseConfig resolves ssh_config for the configured Hostname, as
-// libssh's ssh_options_parse_config and OpenSSH's ssh do, and applies what
-// it finds to the session's options. path "" reads the user's config
-// (SSHDir/config, which must be owned by the user or root and not writable
-// by others) and then /etc/ssh/ssh_config, skipping a file that does not
-// exist; another path reads only that file (like `ssh -F`), which must
-// exist.
-//
-// Resolution follows OpenSSH: for each keyword the first value obtained
-// wins, and a value set through SetOption wins over every file.
-// IdentityFile, CertificateFile, LocalForward, RemoteForward,
-// DynamicForward and SendEnv accumulate (after the values set through the
-// API). Host and Match blocks, Include, %-tokens and ${ENV}, "+"/"-"/"^"
-// algorithm lists and OpenSSH's final pass ("Match final") are honoured;
-// Options().String() prints the result as `ssh -G` does. Where libssh and
-// OpenSSH differ, OpenSSH is followed: "Host a,b" is the single pattern
+// Resolve resolves ssh_config for host (a name or address as given to ssh,
+// without "user@") the way `ssh -G host` does, and returns every keyword's
+// value. It reads the files Input names, with OpenSSH's semantics: for each
+// keyword the first value obtained wins (Input.User, Port and Options
+// first); IdentityFile, CertificateFile, LocalForward, RemoteForward,
+// DynamicForward and SendEnv accumulate. Host and Match blocks, Include
+// (globs, ~, depth 16), %-tokens and ${ENV}, "+"/"-"/"^" algorithm lists
+// and OpenSSH's final pass ("Match final", CanonicalizeHostname) are
+// honoured; host names are not canonicalised (no DNS is done). Where libssh
+// and OpenSSH differ, OpenSSH is followed: "Host a,b" is the single pattern
 // "a,b" (only Match host takes comma lists), and the final host name is
 // lowercased.
 //
-// Keywords this library does not use are accepted and logged as ignored;
-// an unknown keyword is an error unless IgnoreUnknown covers it. Match exec
-// commands run through /bin/sh -c and may block; they are not bounded by
-// any timeout (Connect bounds them by its ctx). Errors are *ConfigError
-// (matching ErrInvalidOption), or ErrHostnameRequired when no Hostname is
-// set. On error the options are left unchanged. Connect calls this itself
-// with "" unless ProcessConfig(false) was set or a parse already ran.
-func (s *Session) OptionsParseConfig(path string) error {
-	return s.parseConfig(context.Background(), path)
-}
-
-// parseConfig is OptionsParseConfig bounded by ctx (which stops Match exec
-// commands).
-func (s *Session) parseConfig(ctx context.Context, path string) error {
-	s.mu.Lock()
-	opts := s.opts.clone()
-	explicit := maps.Clone(s.explicit)
-	s.mu.Unlock()
-	if opts.Host == "" {
-		return fmt.Errorf("%w: OptionsParseConfig needs the host to resolve", ErrHostnameRequired)
+// Nothing touches the network. Match exec commands may block; they are
+// bounded by ctx. Errors match ErrInvalid and, for a file, are *Error with
+// the file and line; a missing ConfigFile also matches fs.ErrNotExist, and
+// an ended ctx during Match exec matches the ctx's error.
+func Resolve(ctx context.Context, host string, in Input) (*Config, error) {
+	if host == "" {
+		return nil, &Error{Err: errors.New("no host name to resolve")}
+	}
+	if in.Port < 0 || in.Port > 65535 {
+		return nil, &Error{Err: fmt.Errorf("bad port %d", in.Port)}
+	}
+	p := &parser{ctx: ctx, in: in, log: in.Logger, origHost: host, c: newConfig(host)}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	p.local = localInfo{user: in.LocalUser, uid: in.UID, home: in.HomeDir, hostname: in.LocalHostname}
+	if p.local.user == "" {
+		p.local.user = currentUser()
+	}
+	if p.local.uid == "" {
+		p.local.uid = strconv.Itoa(os.Getuid())
+	}
+	if p.local.home == "" {
+		p.local.home = homeDir()
+	}
+	if p.local.hostname == "" {
+		p.local.hostname, _ = os.Hostname()
+	}
+	p.sshDir = in.SSHDir
+	if p.sshDir == "" {
+		p.sshDir = filepath.Join(p.local.home, ".ssh")
 	}
 
 	var files []configFile
-	if path != "" {
-		files = []configFile{{path: path, flags: fileUser, mustExist: true}}
-	} else {
-		sys := opts.systemConfig
-		if sys == "" {
-			sys = defaultSystemConfig
+	switch {
+	case in.ConfigFile == "none":
+	case in.ConfigFile != "":
+		files = []configFile{{path: in.ConfigFile, flags: fileUser, mustExist: true}}
+	default:
+		if u := in.UserConfig; u != "none" {
+			if u == "" {
+				u = filepath.Join(p.sshDir, "config")
+			}
+			files = append(files, configFile{path: u, flags: fileUser | fileCheckPerm})
 		}
-		files = []configFile{
-			{path: filepath.Join(opts.SSHDir, "config"), flags: fileUser | fileCheckPerm},
-			{path: sys},
+		if s := in.SystemConfig; s != "none" {
+			if s == "" {
+				s = DefaultSystemConfig
+			}
+			files = append(files, configFile{path: s})
+			p.sysDir = filepath.Dir(s)
 		}
 	}
-	p := &configParser{
-		ctx:      ctx,
-		log:      opts.logger(),
-		local:    currentLocalInfo(),
-		sshDir:   opts.SSHDir,
-		sysDir:   filepath.Dir(filesSystemPath(files)),
-		origHost: opts.Host,
-		v:        newConfigValues(opts, explicit),
+	if p.sysDir == "" {
+		p.sysDir = filepath.Dir(DefaultSystemConfig)
+	}
+
+	c := p.c
+	if in.User != "" {
+		c.obtain("user", "command line", in.User)
+	}
+	if in.Port != 0 {
+		c.obtain("port", "command line", strconv.Itoa(in.Port))
+	}
+	for _, o := range in.Options {
+		active := true
+		if err := p.line(o, "", 0, &active, fileUser, 0, true); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, err
+			}
+			return nil, &Error{Err: fmt.Errorf("option %q: %w", o, err)}
+		}
 	}
 	if err := p.resolve(files); err != nil {
-		return err
+		return nil, err
 	}
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	next := s.opts.clone()
-	if err := p.v.applyTo(&next, explicit, p); err != nil {
-		return err
+	if err := p.finish(); err != nil {
+		return nil, err
 	}
-	next.configParsed = true
-	next.configPath = path
-	s.opts = next
-	return nil
+	return c, nil
 }
 
-// processConfig is what Connect runs first: the default config files,
-// unless ProcessConfig(false) or a parse already happened.
-func (s *Session) processConfig(ctx context.Context) error {
-	s.mu.Lock()
-	run := s.opts.ProcessConfig && !s.opts.configParsed && s.opts.Host != ""
-	s.mu.Unlock()
-	if !run {
-		return nil
+func homeDir() string {
+	if u, err := user.Current(); err == nil && u.HomeDir != "" {
+		return u.HomeDir // OpenSSH uses the passwd entry, not $HOME
 	}
-	return s.parseConfig(ctx, "")
+	if h, err := os.UserHomeDir(); err == nil {
+		return h
+	}
+	return "."
 }
 
-func filesSystemPath(files []configFile) string {
-	for _, f := range files {
-		if f.flags&fileUser == 0 {
-			return f.path
+func currentUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name := u.Username
+		// Windows reports DOMAIN\user; the login name is the last part.
+		if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+			name = name[i+1:]
+		}
+		return name
+	}
+	for _, env := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := os.Getenv(env); v != "" {
+			return v
 		}
 	}
-	return defaultSystemConfig
+	return "unknown"
 }
 
 type fileFlags int
@@ -201,52 +257,51 @@ type configFile struct {
 	mustExist bool
 }
 
-// configParser is one resolution: the files, in one or two passes, into v.
-type configParser struct {
+// parser is one resolution: the files, in one or two passes, into c.
+type parser struct {
 	ctx      context.Context
+	in       Input
 	log      *slog.Logger
 	local    localInfo
 	sshDir   string // where a user config's relative Includes resolve
 	sysDir   string // where the system config's relative Includes resolve
 	origHost string // the host name as given (%n, Match originalhost)
 
-	// runExec runs a Match exec command; nil means runMatchExec. Fuzzing
-	// replaces it so that generated configs never run commands.
-	runExec func(command string) (bool, error)
-
 	final     bool // the second pass that "Match final" asked for
 	wantFinal bool
 	stack     []string // the Include chain, to name a loop
 	opened    int      // files opened, against maxConfigFiles
 
-	v *configValues
+	c *Config
 }
 
 // resolve runs the first pass and, when "Match final" appeared or
 // CanonicalizeHostname is on, OpenSSH's final pass over the same files with
 // the host name resolved so far.
-func (p *configParser) resolve(files []configFile) error {
+func (p *parser) resolve(files []configFile) error {
 	if err := p.pass(files); err != nil {
 		return err
 	}
-	if !p.wantFinal && !p.v.canonicalize {
+	canon := p.c.first1("canonicalizehostname")
+	if !p.wantFinal && (canon == "" || canon == "false") {
 		return nil
 	}
-	host, err := p.v.resolvedHost(p.origHost)
+	host, err := p.c.resolvedHost()
 	if err != nil {
 		return err
 	}
 	// ssh.c: the host name is fixed (expanded and lowercased) before the
 	// configuration is read again with "final" true; Host lines then
 	// match it rather than the name given.
-	p.v.hostname, p.v.hostnameDone = host, true
-	p.v.set["hostname"] = true
-	p.v.finalHost = host
+	p.c.vals["hostname"] = []string{host}
+	p.c.set["hostname"] = true
+	p.c.hostnameDone = true
+	p.c.finalHost = host
 	p.final = true
 	return p.pass(files)
 }
 
-func (p *configParser) pass(files []configFile) error {
+func (p *parser) pass(files []configFile) error {
 	for _, f := range files {
 		active := true
 		found, err := p.readFile(f.path, f.flags, &active, 0)
@@ -254,34 +309,34 @@ func (p *configParser) pass(files []configFile) error {
 			return err
 		}
 		if !found && f.mustExist {
-			return &ConfigError{File: f.path, Err: fs.ErrNotExist}
+			return &Error{File: f.path, Err: fs.ErrNotExist}
 		}
 	}
 	return nil
 }
 
-// readFile parses one file into p.v; found is false when it does not exist.
+// readFile parses one file into p.c; found is false when it does not exist.
 // *active is the Host/Match state, which an included file inherits and may
 // change only for itself.
-func (p *configParser) readFile(path string, flags fileFlags, active *bool, depth int) (found bool, err error) {
+func (p *parser) readFile(path string, flags fileFlags, active *bool, depth int) (found bool, err error) {
 	if depth > maxIncludeDepth {
-		return false, &ConfigError{File: path, Err: fmt.Errorf("too many recursive configuration includes (more than %d)", maxIncludeDepth)}
+		return false, &Error{File: path, Err: fmt.Errorf("too many recursive configuration includes (more than %d)", maxIncludeDepth)}
 	}
 	for _, f := range p.stack {
 		if f == path {
-			return false, &ConfigError{File: path, Err: fmt.Errorf("include loop: %s", strings.Join(append(p.stack, path), " -> "))}
+			return false, &Error{File: path, Err: fmt.Errorf("include loop: %s", strings.Join(append(p.stack, path), " -> "))}
 		}
 	}
 	p.opened++
 	if p.opened > maxConfigFiles {
-		return false, &ConfigError{File: path, Err: fmt.Errorf("more than %d configuration files included", maxConfigFiles)}
+		return false, &Error{File: path, Err: fmt.Errorf("more than %d configuration files included", maxConfigFiles)}
 	}
 	data, err := readConfigFile(path, flags&fileCheckPerm != 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
-		return false, &ConfigError{File: path, Err: err}
+		return false, &Error{File: path, Err: err}
 	}
 	p.stack = append(p.stack, path)
 	defer func() { p.stack = p.stack[:len(p.stack)-1] }()
@@ -295,14 +350,14 @@ func (p *configParser) readFile(path string, flags fileFlags, active *bool, dept
 			line, data = data, nil
 		}
 		if len(line) > maxConfigLine {
-			return true, &ConfigError{File: path, Line: n, Err: fmt.Errorf("line longer than %d bytes", maxConfigLine)}
+			return true, &Error{File: path, Line: n, Err: fmt.Errorf("line longer than %d bytes", maxConfigLine)}
 		}
-		if err := p.line(string(line), path, n, active, flags, depth); err != nil {
-			var ce *ConfigError
-			if errors.As(err, &ce) {
+		if err := p.line(string(line), path, n, active, flags, depth, false); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
 				return true, err
 			}
-			return true, &ConfigError{File: path, Line: n, Err: err}
+			return true, &Error{File: path, Line: n, Err: err}
 		}
 	}
 	return true, nil
@@ -344,8 +399,9 @@ func readConfigFile(path string, checkPerm bool) ([]byte, error) {
 	return data, nil
 }
 
-// line processes one line, as OpenSSH's process_config_line_depth.
-func (p *configParser) line(line, file string, n int, active *bool, flags fileFlags, depth int) error {
+// line processes one line, as OpenSSH's process_config_line_depth. cmdline
+// marks an Input option, where Host and Match make no sense.
+func (p *parser) line(line, file string, n int, active *bool, flags fileFlags, depth int, cmdline bool) error {
 	line = strings.TrimRight(line, " \t\r\n\f")
 	if line == "" {
 		return nil
@@ -364,9 +420,9 @@ func (p *configParser) line(line, file string, n int, active *bool, flags fileFl
 	if !more || rest == "" {
 		return fmt.Errorf("no argument after keyword %q", kw)
 	}
-	spec, known := configKeywords[kw]
+	spec, known := keywords[kw]
 	if !known {
-		if p.v.ignoreUnknown != "" && matchPatternList(kw, p.v.ignoreUnknown, true) == 1 {
+		if ign := p.c.first1("ignoreunknown"); ign != "" && matchPatternList(kw, ign, true) == 1 {
 			p.log.Debug("ssh_config: ignored unknown option", "file", file, "line", n, "keyword", kw)
 			return nil
 		}
@@ -376,29 +432,36 @@ func (p *configParser) line(line, file string, n int, active *bool, flags fileFl
 	if err != nil {
 		return err
 	}
-	switch spec.id {
-	case kwHost:
+	if cmdline && (spec.typ == tHost || spec.typ == tMatch) {
+		return fmt.Errorf("%s is not allowed as an option", spec.name)
+	}
+	switch spec.typ {
+	case tHost:
 		return p.host(args, active, flags)
-	case kwMatch:
+	case tMatch:
 		hit, err := p.evalMatch(rest)
 		if err != nil {
 			return fmt.Errorf("bad Match condition: %w", err)
 		}
 		*active = hit && flags&fileNeverMatch == 0
 		return nil
-	case kwInclude:
+	case tInclude:
 		return p.include(args, file, active, flags, depth)
 	}
-	return p.keyword(spec, args, rest, *active, file, n)
+	where := "command line"
+	if file != "" {
+		where = fmt.Sprintf("%s line %d", file, n)
+	}
+	return p.keyword(spec, args, rest, *active, where)
 }
 
 // host applies a Host line: a space-separated list of patterns, each
 // matched whole against the host name (no comma lists, case-sensitive, as
 // OpenSSH's match_pattern); a matching negated pattern vetoes the block.
-func (p *configParser) host(args []string, active *bool, flags fileFlags) error {
+func (p *parser) host(args []string, active *bool, flags fileFlags) error {
 	host := p.origHost
 	if p.final {
-		host = p.v.finalHost
+		host = p.c.finalHost
 	}
 	*active = false
 	for _, a := range args {
@@ -409,7 +472,7 @@ func (p *configParser) host(args []string, active *bool, flags fileFlags) error 
 			return nil
 		}
 		negated := strings.HasPrefix(a, "!")
-		if matchGlob(strings.TrimPrefix(a, "!"), host) {
+		if globMatch(strings.TrimPrefix(a, "!"), host) {
 			if negated {
 				*active = false
 				return nil
@@ -421,11 +484,11 @@ func (p *configParser) host(args []string, active *bool, flags fileFlags) error 
 }
 
 // include reads the files an Include line names: globs, "~" (user configs
-// only), and relative paths under SSHDir (user configs) or /etc/ssh (the
-// system config). A pattern that matches nothing is skipped. Included files
-// are permission-checked, and parsed without applying anything when the
-// Include line sits in an inactive block.
-func (p *configParser) include(args []string, file string, active *bool, flags fileFlags, depth int) error {
+// only), and relative paths under SSHDir (user configs) or the system
+// config's directory. A pattern that matches nothing is skipped. Included
+// files are permission-checked, and parsed without applying anything when
+// the Include line sits in an inactive block.
+func (p *parser) include(args []string, file string, active *bool, flags fileFlags, depth int) error {
 	for _, a := range args {
 		if a == "" {
 			return errors.New("keyword include: empty argument")
@@ -436,7 +499,7 @@ func (p *configParser) include(args []string, file string, active *bool, flags f
 		pattern := a
 		switch {
 		case strings.HasPrefix(a, "~"):
-			t, err := expandTilde(a)
+			t, err := expandTilde(a, p.local.home)
 			if err != nil {
 				return err
 			}
@@ -466,6 +529,9 @@ func (p *configParser) include(args []string, file string, active *bool, flags f
 	}
 	return nil
 }
+
+// isWindows is a variable so that tests can see the Windows behaviour.
+var isWindows = runtime.GOOS == "windows"
 
 // strdelim splits the next word off s as OpenSSH's strdelim does: words end
 // at white space or one '=', and a word may be "quoted". ok is false where
@@ -537,6 +603,3 @@ func argvSplit(s string) ([]string, error) {
 	}
 	return args, nil
 }
-
-// durationSeconds converts whole seconds.
-func durationSeconds(n int64) time.Duration { return time.Duration(n) * time.Second }

@@ -1,4 +1,4 @@
-package ssh
+package sshconfig
 
 import (
 	"crypto/sha1"
@@ -13,15 +13,18 @@ import (
 // Token sets, as ssh_config(5) TOKENS lists them for OpenSSH 9.4+ (9.2,
 // the oracle the tests run against, lacks %j).
 const (
-	// CertificateFile, IdentityAgent, IdentityFile, LocalForward and
-	// RemoteForward socket paths, UserKnownHostsFile.
-	pathTokens = "CdhijkLlnpru"
-	// Match exec: the path tokens without %j.
-	execTokens = "CdhikLlnpru"
-	// HostName.
-	hostnameTokens = "h"
-	// ProxyCommand, and the hosts of ProxyJump.
-	proxyTokens = "hknpr"
+	// TokensPath are the tokens of CertificateFile, ControlPath,
+	// IdentityAgent, IdentityFile, LocalForward and RemoteForward socket
+	// paths, RemoteCommand and UserKnownHostsFile.
+	TokensPath = "CdhijkLlnpru"
+	// TokensExec are the tokens of Match exec: TokensPath without %j.
+	TokensExec = "CdhikLlnpru"
+	// TokensHostname are the tokens of HostName.
+	TokensHostname = "h"
+	// TokensProxyCommand are the tokens of ProxyCommand.
+	TokensProxyCommand = "hknpr"
+	// TokensProxyJump are the tokens of ProxyJump.
+	TokensProxyJump = "hnpr"
 )
 
 // shellTokens are the tokens whose values come from the host name or user
@@ -29,11 +32,39 @@ const (
 // are pasted into a shell command (CVE-2023-51385).
 const shellTokens = "hknr"
 
-// tokenValues holds what each %-token expands to.
-type tokenValues map[byte]string
+// Tokens holds what each %-token expands to: 'h' the host name, 'p' the
+// port, 'r' the remote user, and so on (ssh_config(5) TOKENS). A nil
+// Tokens has no values: only %% expands.
+type Tokens map[byte]string
 
-// localInfo is what the tokens say about the local side. It is looked up once
-// per resolution.
+// Expand replaces the %-tokens of s that allowed lists, and %%, in one pass
+// as OpenSSH's percent_expand does: a value is never expanded again. An
+// unknown or disallowed token and a lone '%' at the end are errors
+// matching ErrInvalid.
+func (t Tokens) Expand(s, allowed string) (string, error) {
+	return expandTokens(s, t, allowed, false, false)
+}
+
+// ExpandShell is Expand for a shell command line (ProxyCommand, Match
+// exec): the values of %h, %k, %n and %r must also be safe to paste into
+// it, or the error matches ErrUnsafeName.
+func (t Tokens) ExpandShell(s, allowed string) (string, error) {
+	return expandTokens(s, t, allowed, false, true)
+}
+
+// ExpandPath is what OpenSSH does to IdentityFile, CertificateFile and
+// UserKnownHostsFile when it uses them: a leading "~" or "~user" first
+// (the home directory of "~" is the %d value), then the TokensPath tokens
+// and ${ENV} references. An unset variable is an error.
+func (t Tokens) ExpandPath(p string) (string, error) {
+	x, err := expandTilde(p, t['d'])
+	if err != nil {
+		return "", err
+	}
+	return expandTokens(x, t, TokensPath, true, false)
+}
+
+// localInfo is what the tokens say about the local side.
 type localInfo struct {
 	user     string // %u
 	uid      string // %i
@@ -41,26 +72,18 @@ type localInfo struct {
 	hostname string // %l; %L is its first label
 }
 
-func currentLocalInfo() localInfo {
-	li := localInfo{user: localUser(), uid: strconv.Itoa(os.Getuid()), home: homeDir()}
-	if h, err := os.Hostname(); err == nil {
-		li.hostname = h
-	}
-	return li
-}
-
 // connectionTokens builds the token values of a resolved destination, as
 // OpenSSH 9.2's ssh.c does for its connection info: %h is the final host
 // name, %n the name as given, %k the HostKeyAlias or the name as given, and
 // %C the SHA-1 of %l%h%p%r.
-func connectionTokens(li localInfo, host, origHost string, port int, ruser, keyAlias, jump string) tokenValues {
+func connectionTokens(li localInfo, host, origHost string, port int, ruser, keyAlias, jump string) Tokens {
 	p := strconv.Itoa(port)
 	sum := sha1.Sum([]byte(li.hostname + host + p + ruser))
 	if keyAlias == "" {
 		keyAlias = origHost
 	}
 	short, _, _ := strings.Cut(li.hostname, ".")
-	return tokenValues{
+	return Tokens{
 		'C': hex.EncodeToString(sum[:]),
 		'd': li.home,
 		'h': host,
@@ -82,7 +105,7 @@ func connectionTokens(li localInfo, host, origHost string, port int, ruser, keyA
 // token, a lone '%' at the end, an unterminated or invalid ${...} and an
 // unset variable are errors, as in OpenSSH. When shell is set, the values of
 // the shellTokens must be safe to paste into a shell command line.
-func expandTokens(s string, vals tokenValues, allowed string, dollar, shell bool) (string, error) {
+func expandTokens(s string, vals Tokens, allowed string, dollar, shell bool) (string, error) {
 	if !strings.ContainsAny(s, "%$") {
 		return s, nil
 	}
@@ -93,21 +116,21 @@ func expandTokens(s string, vals tokenValues, allowed string, dollar, shell bool
 		case dollar && c == '$' && i+1 < len(s) && s[i+1] == '{':
 			end := strings.IndexByte(s[i+2:], '}')
 			if end < 0 {
-				return "", fmt.Errorf("unterminated ${ in %q", s)
+				return "", fmt.Errorf("%w: unterminated ${ in %q", ErrInvalid, s)
 			}
 			name := s[i+2 : i+2+end]
 			if !validEnvName(name) {
-				return "", fmt.Errorf("invalid environment variable name %q", name)
+				return "", fmt.Errorf("%w: invalid environment variable name %q", ErrInvalid, name)
 			}
 			v, ok := os.LookupEnv(name)
 			if !ok {
-				return "", fmt.Errorf("environment variable ${%s} has no value", name)
+				return "", fmt.Errorf("%w: environment variable ${%s} has no value", ErrInvalid, name)
 			}
 			b.WriteString(v)
 			i += 2 + end
 		case c == '%':
 			if i+1 >= len(s) {
-				return "", fmt.Errorf("%q ends with a lone %%", s)
+				return "", fmt.Errorf("%w: %q ends with a lone %%", ErrInvalid, s)
 			}
 			i++
 			t := s[i]
@@ -117,7 +140,7 @@ func expandTokens(s string, vals tokenValues, allowed string, dollar, shell bool
 			}
 			v, ok := vals[t]
 			if !ok || !strings.ContainsRune(allowed, rune(t)) {
-				return "", fmt.Errorf("unknown token %%%c in %q", t, s)
+				return "", fmt.Errorf("%w: unknown token %%%c in %q", ErrInvalid, t, s)
 			}
 			if shell && strings.IndexByte(shellTokens, t) >= 0 {
 				if err := shellSafe(v); err != nil {
@@ -149,32 +172,27 @@ func validEnvName(name string) bool {
 // (CVE-2023-51385), applied to host names and users alike.
 func shellSafe(v string) error {
 	if strings.HasPrefix(v, "-") {
-		return fmt.Errorf("%w: %q starts with '-'", errUnsafeName, v)
+		return fmt.Errorf("%w: %q starts with '-'", ErrUnsafeName, v)
 	}
 	for _, r := range v {
 		if strings.ContainsRune("'`\"$\\;&<>|(){}", r) || r <= ' ' || r == 0x7f {
-			return fmt.Errorf("%w: %q contains %q", errUnsafeName, v, r)
+			return fmt.Errorf("%w: %q contains %q", ErrUnsafeName, v, r)
 		}
 	}
 	return nil
 }
 
-var errUnsafeName = fmt.Errorf("%w: shell metacharacters in a host or user name", ErrInvalidOption)
-
-// expandTilde expands a leading "~" or "~user" the way OpenSSH's
+// expandTilde expands a leading "~" (to home) or "~user" the way OpenSSH's
 // tilde_expand_filename does. Other paths are returned unchanged.
-func expandTilde(p string) (string, error) {
+func expandTilde(p, home string) (string, error) {
 	if !strings.HasPrefix(p, "~") {
 		return p, nil
 	}
 	name, rest, _ := strings.Cut(p[1:], "/")
-	var home string
-	if name == "" {
-		home = homeDir()
-	} else {
+	if name != "" {
 		u, err := user.Lookup(name)
 		if err != nil {
-			return "", fmt.Errorf("%s: unknown user %q", p, name)
+			return "", fmt.Errorf("%w: %s: unknown user %q", ErrInvalid, p, name)
 		}
 		home = u.HomeDir
 	}
@@ -185,15 +203,4 @@ func expandTilde(p string) (string, error) {
 		return home + rest, nil
 	}
 	return home + "/" + rest, nil
-}
-
-// expandPath is what OpenSSH does to IdentityFile, CertificateFile,
-// UserKnownHostsFile and IdentityAgent: tilde first, then %-tokens and
-// ${ENV}.
-func expandPath(p string, vals tokenValues) (string, error) {
-	t, err := expandTilde(p)
-	if err != nil {
-		return "", err
-	}
-	return expandTokens(t, vals, pathTokens, true, false)
 }
