@@ -279,7 +279,7 @@ func TestConfigTaggedAndLocalnetwork(t *testing.T) {
 }
 
 func TestConfigAlgorithmLists(t *testing.T) {
-	o := parsed(t, "Ciphers +aes128-cbc\nMACs -hmac-sha1\nKexAlgorithms ^ecdh-sha2-nistp521\nHostKeyAlgorithms umac-nonsense,ssh-ed25519\n", "h")
+	o := parsed(t, "Ciphers +aes128-cbc\nMACs -hmac-sha1\nKexAlgorithms ^ecdh-sha2-nistp521\nHostKeyAlgorithms webauthn-sk-ecdsa-sha2-nistp256@openssh.com,ssh-ed25519\n", "h")
 	if c := o.CiphersCS; c[len(c)-1] != "aes128-cbc" || !slices.Equal(o.CiphersSC, c) {
 		t.Errorf("+ ciphers: %v", c)
 	}
@@ -499,4 +499,13 @@ func requireSSH(t *testing.T) string {
 		t.Skipf("%s not installed; this test needs OpenSSH (set LIBSSH_INTEROP=1 to require it)", sshBin)
 	}
 	return sshBin
+}
+
+// TestConfigRefusesAlgorithmsOpenSSHLacks: a name OpenSSH does not
+// implement is an error in the file, as `ssh -G` says.
+func TestConfigRefusesAlgorithmsOpenSSHLacks(t *testing.T) {
+	var ce *ConfigError
+	if _, err := tryParse(t, "HostKeyAlgorithms umac-nonsense,ssh-ed25519\n", "h"); !errors.As(err, &ce) || ce.Line != 1 || !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("got %v", err)
+	}
 }

@@ -13,7 +13,7 @@ var ErrInvalid = errors.New("sshconfig: invalid configuration")
 // ErrUnsafeName is matched by the error of a %-token whose value (a host or
 // user name given by the caller or a file) would change the meaning of a
 // shell command it is pasted into (CVE-2023-51385).
-var ErrUnsafeName = fmt.Errorf("%w: shell metacharacters in a host or user name", ErrInvalid)
+var ErrUnsafeName = invalidf("shell metacharacters in a host or user name")
 
 // Error reports where a configuration went wrong: File and Line say where
 // (Line 0 when the error is about the whole file, File "" for Input), Err
@@ -37,3 +37,12 @@ func (e *Error) Error() string {
 
 // Unwrap lets errors.Is match ErrInvalid and the cause.
 func (e *Error) Unwrap() []error { return []error{ErrInvalid, e.Err} }
+
+// invalid is an error that matches ErrInvalid without repeating its text.
+type invalid struct{ err error }
+
+func (e invalid) Error() string        { return e.err.Error() }
+func (e invalid) Unwrap() error        { return e.err }
+func (e invalid) Is(target error) bool { return target == ErrInvalid }
+
+func invalidf(format string, a ...any) error { return invalid{fmt.Errorf(format, a...)} }

@@ -46,8 +46,8 @@ func (f Forward) String() string {
 // fields; others need a destination. Only remote forwards may listen on
 // port 0. Errors match ErrInvalid.
 func ParseForward(spec string, dynamic, remote bool) (Forward, error) {
-	bad := fmt.Errorf("%w: bad forwarding specification %q", ErrInvalid, spec)
-	expanded, err := expandTokens(spec, nil, "", true, false)
+	bad := invalidf("bad forwarding specification %q", spec)
+	expanded, err := expandTokens(spec, nil, envOnly, true, false)
 	if err != nil {
 		return Forward{}, fmt.Errorf("%w: %w", bad, err)
 	}

@@ -194,6 +194,11 @@ func (p *parser) keyword(k keyword, args []string, raw string, active bool, wher
 		if i < 0 {
 			return fmt.Errorf("unsupported option %q", arg)
 		}
+		if kw == "syslogfacility" && !c.set[kw] {
+			// OpenSSH 9.2 takes the first SyslogFacility of the files
+			// even in a block that does not apply.
+			c.obtain(kw, where, k.table[i][1])
+		}
 		first(k.table[i][1])
 	case tInt:
 		n, err := strconv.ParseUint(arg, 10, 31)
@@ -457,7 +462,9 @@ func (p *parser) special(kw string, args []string, raw string, active bool, wher
 		if err != nil || n > 0o777 {
 			return errors.New("bad mask")
 		}
-		first("0" + strconv.FormatUint(n, 8))
+		// OpenSSH 9.2 takes every StreamLocalBindMask line, active or
+		// not: the last one wins.
+		c.obtain(kw, where, "0"+strconv.FormatUint(n, 8))
 	default:
 		return fmt.Errorf("keyword %s not handled", kw)
 	}
@@ -704,11 +711,11 @@ func ParsePort(s string) (int, error) {
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		if n, err = net.LookupPort("tcp", s); err != nil {
-			return 0, fmt.Errorf("%w: bad port %q", ErrInvalid, s)
+			return 0, invalidf("bad port %q", s)
 		}
 	}
 	if n <= 0 || n > 65535 {
-		return 0, fmt.Errorf("%w: bad port %q", ErrInvalid, s)
+		return 0, invalidf("bad port %q", s)
 	}
 	return n, nil
 }

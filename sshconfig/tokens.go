@@ -114,23 +114,17 @@ func expandTokens(s string, vals Tokens, allowed string, dollar, shell bool) (st
 		c := s[i]
 		switch {
 		case dollar && c == '$' && i+1 < len(s) && s[i+1] == '{':
-			end := strings.IndexByte(s[i+2:], '}')
-			if end < 0 {
-				return "", fmt.Errorf("%w: unterminated ${ in %q", ErrInvalid, s)
-			}
-			name := s[i+2 : i+2+end]
-			if !validEnvName(name) {
-				return "", fmt.Errorf("%w: invalid environment variable name %q", ErrInvalid, name)
-			}
-			v, ok := os.LookupEnv(name)
-			if !ok {
-				return "", fmt.Errorf("%w: environment variable ${%s} has no value", ErrInvalid, name)
+			v, n, err := dollarAt(s, i)
+			if err != nil {
+				return "", err
 			}
 			b.WriteString(v)
-			i += 2 + end
+			i += n - 1
+		case c == '%' && allowed == envOnly:
+			b.WriteByte(c)
 		case c == '%':
 			if i+1 >= len(s) {
-				return "", fmt.Errorf("%w: %q ends with a lone %%", ErrInvalid, s)
+				return "", invalidf("%q ends with a lone %%", s)
 			}
 			i++
 			t := s[i]
@@ -140,7 +134,7 @@ func expandTokens(s string, vals Tokens, allowed string, dollar, shell bool) (st
 			}
 			v, ok := vals[t]
 			if !ok || !strings.ContainsRune(allowed, rune(t)) {
-				return "", fmt.Errorf("%w: unknown token %%%c in %q", ErrInvalid, t, s)
+				return "", invalidf("unknown token %%%c in %q", t, s)
 			}
 			if shell && strings.IndexByte(shellTokens, t) >= 0 {
 				if err := shellSafe(v); err != nil {
@@ -153,6 +147,27 @@ func expandTokens(s string, vals Tokens, allowed string, dollar, shell bool) (st
 		}
 	}
 	return b.String(), nil
+}
+
+// envOnly as the allowed tokens of expandTokens leaves '%' alone: only
+// ${ENV} is expanded, as OpenSSH's dollar_expand.
+const envOnly = "\x00"
+
+// dollarAt expands the ${NAME} at s[i:], returning its value and length.
+func dollarAt(s string, i int) (string, int, error) {
+	end := strings.IndexByte(s[i+2:], '}')
+	if end < 0 {
+		return "", 0, invalidf("unterminated ${ in %q", s)
+	}
+	name := s[i+2 : i+2+end]
+	if !validEnvName(name) {
+		return "", 0, invalidf("invalid environment variable name %q", name)
+	}
+	v, ok := os.LookupEnv(name)
+	if !ok {
+		return "", 0, invalidf("environment variable ${%s} has no value", name)
+	}
+	return v, end + 3, nil
 }
 
 func validEnvName(name string) bool {
@@ -192,7 +207,7 @@ func expandTilde(p, home string) (string, error) {
 	if name != "" {
 		u, err := user.Lookup(name)
 		if err != nil {
-			return "", fmt.Errorf("%w: %s: unknown user %q", ErrInvalid, p, name)
+			return "", invalidf("%s: unknown user %q", p, name)
 		}
 		home = u.HomeDir
 	}
