@@ -204,6 +204,9 @@ func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidOption, e.Err}
 
 // configError wraps an error of sshconfig.Resolve.
 func configError(err error) error {
+	if errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, ErrUnsupported) {
+		err = fmt.Errorf("%w: %w", ErrUnsupported, err) // Match exec on Windows
+	}
 	var se *sshconfig.Error
 	if errors.As(err, &se) {
 		return &ConfigError{File: se.File, Line: se.Line, Err: err}

@@ -147,3 +147,47 @@ func TestConfigMatchesOpenSSH(t *testing.T) {
 	t.Logf("diffed %d configs, %d aliases, %d ssh -G lines compared, %d mismatches",
 		len(corpus), aliases, lines, mismatches)
 }
+
+// TestInputMatchesOpenSSHCommandLine: Input.User, Port and Options resolve
+// as ssh's -l, -p and -o do, compared in full with `ssh -G`.
+func TestInputMatchesOpenSSHCommandLine(t *testing.T) {
+	requireSSH(t)
+	path := filepath.Join(t.TempDir(), "config")
+	config := "Host h\n  User cfguser\n  Port 2200\n  Compression yes\n  IdentityFile ~/.ssh/cfg\n" +
+		"Match user cli\n  ServerAliveInterval 9\nHost *\n  ProxyCommand nc %h %p\n"
+	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		in   Input
+	}{
+		{[]string{"-l", "cli", "-p", "2022"}, Input{User: "cli", Port: 2022}},
+		{[]string{"-o", "Compression=no", "-o", "Compression yes", "-o", "IdentityFile ~/.ssh/opt"},
+			Input{Options: []string{"Compression=no", "Compression yes", "IdentityFile ~/.ssh/opt"}}},
+		{[]string{"-o", "ProxyJump j1", "-o", "User cli"}, Input{Options: []string{"ProxyJump j1", "User cli"}}},
+		{[]string{"-o", "ProxyCommand none", "-o", "StrictHostKeyChecking accept-new"}, Input{Options: []string{"ProxyCommand none", "StrictHostKeyChecking accept-new"}}},
+	} {
+		cmd := exec.Command(sshBin, append(append([]string{"-G", "-F", path}, tc.args...), "h")...)
+		want, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		tc.in.ConfigFile = path
+		cfg, err := Resolve(context.Background(), "h", tc.in)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if got := cfg.String(); got != string(want) {
+			g, w := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+			for i := range min(len(g), len(w)) {
+				if g[i] != w[i] {
+					t.Errorf("%v line %d: ours %q, ssh -G %q", tc.args, i+1, g[i], w[i])
+				}
+			}
+			if len(g) != len(w) {
+				t.Errorf("%v: %d lines, ssh -G %d", tc.args, len(g), len(w))
+			}
+		}
+	}
+}
