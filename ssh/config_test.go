@@ -509,3 +509,16 @@ func TestConfigRefusesAlgorithmsOpenSSHLacks(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestConfigAPIProxyJumpRulesOutFileProxyCommand: a ProxyJump set through
+// the API wins over the file's ProxyCommand, as -J over a config's.
+func TestConfigAPIProxyJumpRulesOutFileProxyCommand(t *testing.T) {
+	o := parsed(t, "ProxyCommand nc %h %p\nHostKeyAlias cfgalias\n", "h", ProxyJump("j1"), HostKeyAlias("apialias"))
+	if o.ProxyJump != "j1" || o.ProxyCommand != "" || o.HostKeyAlias != "apialias" {
+		t.Fatalf("ProxyJump %q ProxyCommand %q HostKeyAlias %q", o.ProxyJump, o.ProxyCommand, o.HostKeyAlias)
+	}
+	o = parsed(t, "ProxyJump j2\n", "h", ProxyCommand("nc x 1"))
+	if o.ProxyJump != "" || o.ProxyCommand != "nc x 1" {
+		t.Fatalf("ProxyJump %q ProxyCommand %q", o.ProxyJump, o.ProxyCommand)
+	}
+}

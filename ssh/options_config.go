@@ -347,7 +347,9 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 			fail(kw, err)
 		}
 	}
-	from := func(kw string) bool { return cfg.IsSet(kw) && !pre[kw] }
+	// A value that came from the "command line" came from the API
+	// (parseConfig passes it as Input): Options already has it.
+	from := func(kw string) bool { return cfg.IsSet(kw) && !pre[kw] && cfg.Where(kw) != "command line" }
 	value := func(kw string) string {
 		if v := cfg.Get(kw); len(v) > 0 {
 			return v[0]
