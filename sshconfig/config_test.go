@@ -294,3 +294,58 @@ func TestVisAndIPQoS(t *testing.T) {
 		}
 	}
 }
+
+func TestCanonicalizeWithLookupHook(t *testing.T) {
+	names := map[string]string{"web.b.example.": "web.b.example.", "db.a.example.": "db-cname.a.example.", "anchored.": "anchored."}
+	var asked []string
+	hook := func(in *Input) {
+		in.LookupHost = func(_ context.Context, name string) (string, error) {
+			asked = append(asked, name)
+			if c, ok := names[name]; ok {
+				return c, nil
+			}
+			return "", errors.New("no such host")
+		}
+	}
+	cfg := "CanonicalizeHostname yes\nCanonicalDomains a.example b.example\nCanonicalizePermittedCNAMEs *.a.example:*.a.example\n" +
+		"Match canonical host web.b.example\n  Port 2001\nMatch canonical host db-cname.a.example\n  Port 2002\n"
+	if c := resolve(t, cfg, "web", hook); c.Hostname() != "web.b.example" || c.Port() != 2001 {
+		t.Errorf("web: %q %d", c.Hostname(), c.Port())
+	}
+	if !slices.Equal(asked, []string{"web.a.example.", "web.b.example."}) {
+		t.Errorf("asked %q", asked)
+	}
+	if c := resolve(t, cfg, "db", hook); c.Hostname() != "db-cname.a.example" || c.Port() != 2002 {
+		t.Errorf("db (CNAME followed): %q %d", c.Hostname(), c.Port())
+	}
+	if c := resolve(t, cfg, "anchored.", hook); c.Hostname() != "anchored." {
+		t.Errorf("anchored: %q", c.Hostname())
+	}
+	if c := resolve(t, cfg, "other", hook); c.Hostname() != "other" {
+		t.Errorf("fallback: %q", c.Hostname())
+	}
+	in := testInput(write(t, "CanonicalizeFallbackLocal no\n"+cfg))
+	hook(&in)
+	if _, err := Resolve(context.Background(), "other", in); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "could not resolve") {
+		t.Errorf("fallback no: %v", err)
+	}
+	// Through a ProxyCommand, only "always" looks names up.
+	asked = nil
+	if c := resolve(t, "ProxyCommand nc %h %p\n"+cfg, "web", hook); c.Hostname() != "web" || len(asked) != 0 {
+		t.Errorf("proxied: %q, asked %q", c.Hostname(), asked)
+	}
+}
+
+func TestNumericHost(t *testing.T) {
+	for in, want := range map[string]string{"127.1": "127.0.0.1", "0x7f.0.0.1": "127.0.0.1", "010.0.0.1": "8.0.0.1",
+		"0:0::A": "::a", "::1": "::1", "1": "0.0.0.1", "10.65536": "10.1.0.0", "fe80::1%eth0": "fe80::1%eth0"} {
+		if got, ok := numericHost(in); !ok || got != want {
+			t.Errorf("numericHost(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"1.2.3.4.5", "256.1.1.1", "a.b", "", "1..2", "10.16777216", "+1.2.3.4", "web"} {
+		if got, ok := numericHost(in); ok {
+			t.Errorf("numericHost(%q) = %q", in, got)
+		}
+	}
+}

@@ -38,6 +38,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -112,6 +113,15 @@ type Input struct {
 	// ctx given to Resolve (whose end kills its whole process group); on
 	// Windows, nil makes Match exec an error matching errors.ErrUnsupported.
 	Exec func(ctx context.Context, command string) (bool, error)
+	// LookupHost resolves a name for CanonicalizeHostname (name ends in
+	// "."): it returns the canonical name (a CNAME's target, or name
+	// itself) and nil when the name resolves, an error when it does not.
+	// nil means offline, as ssh is without DNS: no name resolves, so
+	// CanonicalDomains never apply and CanonicalizeFallbackLocal no is an
+	// error. LookupDNS is the real thing. (ssh also resolves a direct
+	// host when CanonicalizePermittedCNAMEs is set, and exits when it does
+	// not resolve; Resolve does not.)
+	LookupHost func(ctx context.Context, name string) (string, error)
 	// LocalAddrs returns the local addresses "Match localnetwork" checks;
 	// nil means the addresses of the interfaces that are up.
 	LocalAddrs func() ([]net.IP, error)
@@ -275,30 +285,150 @@ type parser struct {
 	c *Config
 }
 
-// resolve runs the first pass and, when "Match final" appeared or
-// CanonicalizeHostname is on, OpenSSH's final pass over the same files with
-// the host name resolved so far.
+// resolve runs the first pass, fixes the host name as ssh.c does (an
+// address in its numeric form; CanonicalizeHostname's domains), and, when
+// "Match final" appeared or CanonicalizeHostname is on, OpenSSH's final
+// pass over the same files with that host name.
 func (p *parser) resolve(files []configFile) error {
 	if err := p.pass(files); err != nil {
 		return err
 	}
-	canon := p.c.first1("canonicalizehostname")
-	if !p.wantFinal && (canon == "" || canon == "false") {
-		return nil
-	}
-	host, err := p.c.resolvedHost()
+	c := p.c
+	host0, err := c.resolvedHost()
 	if err != nil {
 		return err
+	}
+	host := host0
+	canon := c.first1("canonicalizehostname")
+	on := canon == "true" || canon == "always"
+	if addr, ok := numericHost(host); ok {
+		host = addr
+	} else if on {
+		if host, err = p.canonicalize(host, canon == "always"); err != nil {
+			return err
+		}
+	}
+	if host != host0 {
+		c.vals["hostname"], c.hostnameDone = []string{host}, true
+	}
+	if !p.wantFinal && !on {
+		return nil
 	}
 	// ssh.c: the host name is fixed (expanded and lowercased) before the
 	// configuration is read again with "final" true; Host lines then
 	// match it rather than the name given.
-	p.c.vals["hostname"] = []string{host}
-	p.c.set["hostname"] = true
-	p.c.hostnameDone = true
-	p.c.finalHost = host
+	c.vals["hostname"] = []string{host}
+	c.set["hostname"] = true
+	c.hostnameDone = true
+	c.finalHost = host
 	p.final = true
 	return p.pass(files)
+}
+
+// direct reports whether the connection goes straight to the host, with
+// no ProxyCommand or ProxyJump.
+func (c *Config) direct() bool {
+	pc, pj := c.first1("proxycommand"), c.first1("proxyjump")
+	return (pc == "" || strings.EqualFold(pc, "none")) && (pj == "" || strings.EqualFold(pj, "none"))
+}
+
+// canonicalize is OpenSSH's resolve_canonicalize and check_follow_cname
+// for a name (not an address): with no ProxyCommand or ProxyJump (or with
+// CanonicalizeHostname always), a name with at most CanonicalizeMaxDots
+// dots is tried with each CanonicalDomains suffix through
+// Input.LookupHost, and a name ending in "." as it is; a CNAME a
+// CanonicalizePermittedCNAMEs rule allows is followed. When nothing
+// resolves, CanonicalizeFallbackLocal no is an error.
+func (p *parser) canonicalize(host string, always bool) (string, error) {
+	c := p.c
+	if !c.direct() && !always {
+		return host, nil
+	}
+	lookup := func(name string) (string, bool) {
+		if p.in.LookupHost == nil {
+			return "", false // offline: nothing resolves
+		}
+		cname, err := p.in.LookupHost(p.ctx, name)
+		return strings.TrimSuffix(cname, "."), err == nil
+	}
+	found := func(name, cname string) string {
+		if cname == "" || cname == name || c.first1("canonicalizepermittedcnames") == "" {
+			return name
+		}
+		for _, rule := range c.vals["canonicalizepermittedcnames"] {
+			src, dst, _ := strings.Cut(rule, ":")
+			if matchPatternList(name, src, true) == 1 && matchPatternList(cname, dst, true) == 1 {
+				return cname
+			}
+		}
+		return name
+	}
+	if strings.HasSuffix(host, ".") {
+		if cname, ok := lookup(host); ok {
+			return found(host, cname), nil
+		}
+	} else {
+		maxDots := 1
+		if v := c.first1("canonicalizemaxdots"); v != "" {
+			maxDots, _ = strconv.Atoi(v)
+		}
+		if strings.Count(host, ".") > maxDots {
+			return host, nil
+		}
+		for _, d := range c.vals["canonicaldomains"] {
+			if strings.EqualFold(d, "none") {
+				break
+			}
+			if cname, ok := lookup(host + "." + d + "."); ok {
+				return found(host+"."+d, cname), nil
+			}
+		}
+	}
+	if c.first1("canonicalizefallbacklocal") == "no" {
+		return "", c.errAt("canonicalizefallbacklocal", fmt.Errorf("could not resolve host %q", host))
+	}
+	return host, nil
+}
+
+// numericHost reports whether host is an IPv4 or IPv6 address in any form
+// getaddrinfo's AI_NUMERICHOST takes (inet_aton's "127.1", octal and hex
+// parts too), and returns it as getnameinfo prints it: ssh.c puts an
+// address in that form before anything uses it.
+func numericHost(host string) (string, bool) {
+	if a, err := netip.ParseAddr(host); err == nil && a.Is6() {
+		return a.String(), true
+	}
+	parts := strings.Split(host, ".")
+	if len(parts) > 4 || host == "" {
+		return "", false
+	}
+	var nums []uint64
+	for _, part := range parts {
+		n, err := strconv.ParseUint(part, 0, 32)
+		if err != nil || part == "" || strings.HasPrefix(part, "+") {
+			return "", false
+		}
+		if len(part) > 1 && part[0] == '0' && part[1] != 'x' && part[1] != 'X' {
+			if n, err = strconv.ParseUint(part[1:], 8, 32); err != nil {
+				return "", false
+			}
+		}
+		nums = append(nums, n)
+	}
+	// The last part fills the remaining bytes: a.b.c.d, a.b.(c16), a.(b24), (a32).
+	var v uint64
+	for i, n := range nums[:len(nums)-1] {
+		if n > 255 {
+			return "", false
+		}
+		v |= n << (24 - 8*i)
+	}
+	last := nums[len(nums)-1]
+	if last >= 1<<(8*(5-len(nums))) {
+		return "", false
+	}
+	v |= last
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).String(), true
 }
 
 func (p *parser) pass(files []configFile) error {
@@ -602,4 +732,21 @@ func argvSplit(s string) ([]string, error) {
 		args = append(args, arg.String())
 	}
 	return args, nil
+}
+
+// LookupDNS is a LookupHost for Input that asks the system's resolver
+// (net.DefaultResolver), as ssh does: it is the one part of this package
+// that uses the network, and only when a caller passes it.
+func LookupDNS(ctx context.Context, name string) (string, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if _, err := net.DefaultResolver.LookupHost(ctx, name); err != nil {
+		return "", err
+	}
+	cname, err := net.DefaultResolver.LookupCNAME(ctx, name)
+	if err != nil {
+		return name, nil
+	}
+	return cname, nil
 }
