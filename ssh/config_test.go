@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libssh-go/libssh/sshconfig"
 	"github.com/libssh-go/libssh/sshtest"
 )
 
@@ -520,5 +521,23 @@ func TestConfigAPIProxyJumpRulesOutFileProxyCommand(t *testing.T) {
 	o = parsed(t, "ProxyJump j2\n", "h", ProxyCommand("nc x 1"))
 	if o.ProxyJump != "" || o.ProxyCommand != "nc x 1" {
 		t.Fatalf("ProxyJump %q ProxyCommand %q", o.ProxyJump, o.ProxyCommand)
+	}
+}
+
+// TestConfigErrorPosition: an error found when the resolution is applied
+// (a value this library refuses) still names the file and line.
+func TestConfigErrorPosition(t *testing.T) {
+	var ce *ConfigError
+	_, err := tryParse(t, "Port 22\nMACs umac-64-etm@openssh.com\n", "h")
+	if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasSuffix(ce.File, "config") || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("%#v", err)
+	}
+	var se *sshconfig.Error
+	_, err = tryParse(t, "Port 1\nPort nope\n", "h")
+	if !errors.As(err, &se) || se.Line != 2 || !errors.Is(err, sshconfig.ErrInvalid) || !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("the sshconfig error must be reachable: %#v", err)
+	}
+	if strings.Count(err.Error(), "line 2") != 1 {
+		t.Errorf("message %q", err)
 	}
 }

@@ -341,7 +341,14 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 		}
 	}
 	var errs []error
-	fail := func(kw string, err error) { errs = append(errs, &ConfigError{File: cfg.Where(kw), Err: err}) }
+	fail := func(kw string, err error) {
+		file, line := cfg.Where(kw), 0
+		if f, n, ok := strings.Cut(file, " line "); ok {
+			file = f
+			line, _ = strconv.Atoi(n)
+		}
+		errs = append(errs, &ConfigError{File: file, Line: line, Err: err})
+	}
 	apply := func(kw string, opt Option) {
 		if err := opt.apply(o); err != nil {
 			fail(kw, err)
@@ -359,7 +366,8 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 
 	host := cfg.Hostname()
 	if strings.ContainsFunc(host, badNameRune) || host == "" {
-		return &ConfigError{File: cfg.Where("hostname"), Err: fmt.Errorf("invalid host name %q", host)}
+		fail("hostname", fmt.Errorf("invalid host name %q", host))
+		return errs[0]
 	}
 	o.Host, o.configHost = host, cfg.Host()
 	if from("port") {
