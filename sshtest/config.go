@@ -97,6 +97,12 @@ type Config struct {
 	// negative closes the connection before anything is written.
 	DropAfter int
 
+	// StallAfter is the number of bytes the server writes on a connection
+	// before it stops sending; it is used only with FaultStallAfterBytes.
+	// Zero or negative stalls before anything is written, like FaultSilent
+	// but with the server reading the client's packets.
+	StallAfter int
+
 	// GlobalRequestsUnimplemented answers every global request (RFC 4254
 	// §4), with or without want-reply, with SSH_MSG_UNIMPLEMENTED (RFC 4253
 	// §11.4) instead of a success or failure, as tinysshd does. The request
@@ -122,11 +128,23 @@ type Config struct {
 	PublicKeyAuthAlgorithms []string
 
 	// Exec, if non-nil, runs the commands of "exec" requests and the lines
-	// of the shell instead of the built-ins. It may call RunBuiltin to fall
-	// back to them. It runs on its own goroutine and must return once
-	// ctx.Ctx is done. Its return value is sent as exit-status unless it
-	// called ctx.SetExitSignal. Nil runs the built-ins.
+	// of the built-in shell instead of the built-ins. It may call
+	// RunBuiltin to fall back to them. It runs on its own goroutine and
+	// must return once ctx.Ctx is done. Its return value is sent as
+	// exit-status unless it called ctx.SetExitSignal; then the channel is
+	// closed. Nil runs the built-ins.
 	Exec func(ctx ExecContext) int
+
+	// Shell, if non-nil, serves "shell" requests (RFC 4254 §6.5) instead
+	// of the built-in line shell, which runs each input line through Exec
+	// (or the built-ins). It gets the channel as it is: ctx.Command is
+	// empty, ctx.Stdin is the client's raw input, with no echo or line
+	// editing even when a pty was requested (ctx.Pty says whether one was),
+	// and ctx.Stderr is extended data. It runs on its own goroutine and
+	// must return once ctx.Ctx is done; its return value is sent as
+	// exit-status unless it called ctx.SetExitSignal. Nil serves the
+	// built-in shell.
+	Shell func(ctx ExecContext) int
 
 	// Subsystems maps subsystem names (RFC 4254 §6.5) to the handlers that
 	// serve them, e.g. "sftp". A handler runs on its own goroutine with
@@ -137,6 +155,32 @@ type Config struct {
 	// copies its input back unless the map names it too. Nil serves only
 	// "echo-subsystem".
 	Subsystems map[string]func(ctx ExecContext) int
+}
+
+// AddPasswordUser lets user name log in with password, keeping the other
+// credentials the user already has in c.Users. It allocates c.Users if it
+// is nil.
+func (c *Config) AddPasswordUser(name, password string) {
+	u := c.Users[name]
+	u.Password = password
+	c.setUser(name, u)
+}
+
+// AddKeyUser lets user name log in with any of keys (publickey
+// authentication, RFC 4252 §7), adding them to the keys and other
+// credentials the user already has in c.Users. It allocates c.Users if it
+// is nil. [NewSigner] makes a key for a test.
+func (c *Config) AddKeyUser(name string, keys ...ssh.PublicKey) {
+	u := c.Users[name]
+	u.AuthorizedKeys = append(slices.Clone(u.AuthorizedKeys), keys...)
+	c.setUser(name, u)
+}
+
+func (c *Config) setUser(name string, u User) {
+	if c.Users == nil {
+		c.Users = make(map[string]User)
+	}
+	c.Users[name] = u
 }
 
 // User holds the credentials one user may authenticate with. The zero value
@@ -215,6 +259,15 @@ const (
 	// request with a method other than "none" arrives, and stays stalled
 	// until the Server is closed.
 	FaultStallInAuth
+	// FaultStallAfterBytes runs the protocol normally until the server
+	// has written Config.StallAfter bytes, then sends nothing more: the
+	// connection stays open, the server keeps reading and answering, but
+	// its answers are dropped, as behind a network path that died
+	// without a reset. It lasts until the client closes the connection
+	// or the Server is closed. A client sees a silent server at whatever
+	// point the byte count falls: in the version line, the key exchange,
+	// authentication or a command's output.
+	FaultStallAfterBytes
 
 	faultCount // number of valid values; keep last
 )
@@ -236,6 +289,8 @@ func (f Fault) String() string {
 		return "FaultDisconnectInAuth"
 	case FaultStallInAuth:
 		return "FaultStallInAuth"
+	case FaultStallAfterBytes:
+		return "FaultStallAfterBytes"
 	}
 	return fmt.Sprintf("Fault(%d)", int(f))
 }

@@ -17,8 +17,11 @@ func (s *Server) serveConn(raw net.Conn) {
 		return
 	}
 	conn := raw
-	if s.cfg.Fault == FaultDropAfterBytes {
+	switch s.cfg.Fault {
+	case FaultDropAfterBytes:
 		conn = newDropConn(raw, s.cfg.DropAfter)
+	case FaultStallAfterBytes:
+		conn = newStallConn(raw, s.cfg.StallAfter)
 	}
 	// Writes are queued so that x/crypto's read loop never waits for the
 	// network, as sshd's never does (sendqueue.go).

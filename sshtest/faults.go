@@ -83,3 +83,33 @@ func (c *dropConn) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// stallConn stops sending once a byte budget for writes is spent; it
+// implements FaultStallAfterBytes. Writes past the budget are dropped and
+// reported as written, so the server's own goroutines never block on the
+// stall and Close ends it at once: only the client sees a silent peer.
+type stallConn struct {
+	net.Conn
+
+	mu   sync.Mutex
+	left int // bytes that may still be written
+}
+
+func newStallConn(c net.Conn, limit int) *stallConn {
+	return &stallConn{Conn: c, left: max(limit, 0)}
+}
+
+// Write sends the part of p within the budget and drops the rest.
+func (c *stallConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	chunk := p[:min(len(p), c.left)]
+	if len(chunk) > 0 {
+		n, err := c.Conn.Write(chunk)
+		c.left -= n
+		if err != nil {
+			return n, err
+		}
+	}
+	return len(p), nil
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -42,7 +43,8 @@ func generatedHostKeys() ([]ssh.Signer, error) {
 // GenerateSigner returns a new random private key of the given SSH key type:
 // ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384,
 // ssh.KeyAlgoECDSA521 or ssh.KeyAlgoRSA (2048 bits). Tests use it for client
-// keys and certificate authorities. It is safe for concurrent use.
+// keys and certificate authorities. It is safe for concurrent use. An
+// unknown keyType is an error, as is a failure of crypto/rand.
 func GenerateSigner(keyType string) (ssh.Signer, error) {
 	var (
 		key crypto.Signer
@@ -66,6 +68,17 @@ func GenerateSigner(keyType string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("sshtest: generating %s key: %w", keyType, err)
 	}
 	return ssh.NewSignerFromSigner(key)
+}
+
+// NewSigner is GenerateSigner for a test: it returns a new random key of
+// keyType and calls t.Fatal if keyType is not one GenerateSigner knows.
+func NewSigner(t testing.TB, keyType string) ssh.Signer {
+	t.Helper()
+	s, err := GenerateSigner(keyType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // uniqueHostKeys keeps one signer per key type, the last one given, at the

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // ErrServerClosed is returned by Server methods that wait, such as
@@ -68,8 +70,12 @@ func New(t testing.TB, cfg Config) *Server {
 }
 
 // Start listens on a free port of 127.0.0.1 and serves cfg until Close is
-// called. It is New for code that has no testing.TB, such as a demo. On
-// error nothing is left open.
+// called; it returns once the listener is open, without waiting for a
+// client. It is New for code that has no testing.TB, such as a demo. It
+// fails when cfg is invalid (an unknown Fault, an AuthSequence method it
+// does not serve, a keyboard-interactive Round whose Want and Prompts
+// differ in length, no host key left by HostKeyAlgorithms) or when it
+// cannot listen. On error nothing is left open.
 func Start(cfg Config) (*Server, error) {
 	rc, keys, err := cfg.resolve()
 	if err != nil {
@@ -111,6 +117,43 @@ func (s *Server) HostKeys() []ssh.PublicKey {
 		out[i] = k.PublicKey()
 	}
 	return out
+}
+
+// KnownHostsLine returns what a client's known_hosts file needs to trust
+// this server, in OpenSSH format: one line per host key in use (see
+// HostKeys), each ending in "\n", naming the host as "[127.0.0.1]:port"
+// as OpenSSH does for a port other than 22. A host key that is a
+// certificate is trusted through its CA instead, with a
+// "@cert-authority [127.0.0.1]:port" line, since known_hosts cannot hold a
+// certificate. Writing the result to a file and pointing the client's
+// known_hosts option at it makes the client's host key check real.
+func (s *Server) KnownHostsLine() string {
+	host := []string{s.Addr()}
+	var b strings.Builder
+	seen := make(map[string]bool)
+	for _, k := range s.HostKeys() {
+		line := knownhosts.Line(host, k)
+		if cert, ok := k.(*ssh.Certificate); ok {
+			line = "@cert-authority " + knownhosts.Line(host, cert.SignatureKey)
+		}
+		if !seen[line] {
+			seen[line] = true
+			b.WriteString(line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// User returns a copy of the credentials configured for name and whether
+// the name is configured at all. A client helper uses it to log in as a
+// test would expect (package sshtest/sshclient does).
+func (s *Server) User(name string) (User, bool) {
+	u, ok := s.cfg.Users[name]
+	if !ok {
+		return User{}, false
+	}
+	u, _ = u.clone() // validated by Start; clone cannot fail
+	return u, true
 }
 
 // Close stops the server: it closes the listener and every connection,

@@ -170,7 +170,11 @@ func (se *session) handle(req *ssh.Request) (RequestRecord, func()) {
 	case "shell":
 		if !se.started {
 			rec.OK = true
-			start = func() { se.startProgram(se.shell, "") }
+			prog := se.shell
+			if h := se.srv.cfg.Shell; h != nil {
+				prog = h
+			}
+			start = func() { se.startProgram(prog, "") }
 		}
 	case "subsystem":
 		var m subsystemRequestMsg
@@ -262,7 +266,6 @@ func (se *session) finish(status int, exit *exitState) {
 	se.ch.Close()
 }
 
-// runEchoSubsystem sends back everything it receives until EOF.
 // subsystem returns the handler for a subsystem name, or nil when the
 // server does not serve it.
 func (s *Server) subsystem(name string) func(ExecContext) int {
@@ -275,6 +278,7 @@ func (s *Server) subsystem(name string) func(ExecContext) int {
 	return nil
 }
 
+// runEchoSubsystem sends back everything it receives until EOF.
 func runEchoSubsystem(ctx ExecContext) int {
 	if _, err := io.Copy(ctx.Stdout, ctx.Stdin); err != nil {
 		return 1

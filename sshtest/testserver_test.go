@@ -502,6 +502,41 @@ func TestFaultDropAfterBytes(t *testing.T) {
 	}
 }
 
+func TestFaultStallAfterBytes(t *testing.T) {
+	s := New(t, Config{Fault: FaultStallAfterBytes, StallAfter: 10})
+	conn, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(testTimeout))
+	got := make([]byte, 10)
+	if _, err := io.ReadFull(conn, got); err != nil || string(got) != defaultServerVersion[:10] {
+		t.Fatalf("read %q, %v; want the first 10 bytes", got, err)
+	}
+	// Then nothing, and no end either: the connection stays open.
+	conn.SetDeadline(time.Now().Add(faultDeadline))
+	if n, err := conn.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("read %d bytes, %v after the budget; want a timeout", n, err)
+	}
+	// The server still reads: a client version and key exchange go in,
+	// and the server's answers are swallowed.
+	conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := io.WriteString(conn, "SSH-2.0-client\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	// Close ends the stall: the connection is closed.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := conn.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("read %d bytes, %v after Close; want the connection closed", n, err)
+	}
+	if got := FaultStallAfterBytes.String(); got != "FaultStallAfterBytes" {
+		t.Errorf("String = %q", got)
+	}
+}
+
 func TestFaultDisconnectInAuth(t *testing.T) {
 	s := New(t, Config{Fault: FaultDisconnectInAuth, Users: map[string]User{"alice": {Password: "pw"}}})
 	if _, err := dial(t, s, clientConfig(s, "alice", ssh.Password("pw"))); err == nil || isTimeout(err) {
