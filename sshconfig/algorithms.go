@@ -14,7 +14,16 @@ type algorithms struct {
 	// wildcard: patterns may be given (key types); otherwise each name must
 	// be one OpenSSH implements.
 	wildcard bool
+	// plain: no "+", "-" or "^" (Debian's GSSAPIKexAlgorithms).
+	plain bool
+	// alsoValid are names accepted in a list but not part of all (Debian
+	// takes GSSAPI key exchanges in KexAlgorithms, then drops them).
+	alsoValid string
 }
+
+// errNoAlgorithm is assemble's answer when a list keeps nothing: OpenSSH
+// then prints no line for the keyword.
+var errNoAlgorithm = errors.New("no algorithm left")
 
 const keyAlgs = "ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,sk-ssh-ed25519@openssh.com,sk-ssh-ed25519-cert-v01@openssh.com," +
 	"ecdsa-sha2-nistp256,ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384,ecdsa-sha2-nistp384-cert-v01@openssh.com," +
@@ -48,6 +57,7 @@ var (
 			"diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha1,diffie-hellman-group-exchange-sha256," +
 			"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,curve25519-sha256,curve25519-sha256@libssh.org," +
 			"sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com",
+		alsoValid: "gss-gex-sha1-,gss-group1-sha1-,gss-group14-sha1-,gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-",
 	}
 	algHostKey   = algorithms{def: defKeyAlgs, all: keyAlgs, wildcard: true}
 	algPubkey    = algorithms{def: defKeyAlgs, all: keyAlgs, wildcard: true}
@@ -61,8 +71,9 @@ var (
 	}
 	// Debian's GSSAPI key exchange patch; its list is kept as written.
 	algGSSKex = algorithms{
-		def: "gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-",
-		all: "gss-gex-sha1-,gss-group1-sha1-,gss-group14-sha1-,gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-",
+		def:   "gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-",
+		all:   "gss-gex-sha1-,gss-group1-sha1-,gss-group14-sha1-,gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-",
+		plain: true,
 	}
 )
 
@@ -70,16 +81,19 @@ var (
 // list is not checked; otherwise every name must be implemented (key
 // types may be patterns that match one).
 func (a *algorithms) valid(spec string) error {
-	if strings.HasPrefix(spec, "-") {
+	if strings.HasPrefix(spec, "-") && !a.plain {
 		return nil
 	}
-	list := strings.TrimLeft(spec[:min(1, len(spec))], "+^") + spec[min(1, len(spec)):]
+	list := spec
+	if !a.plain {
+		list = strings.TrimLeft(spec[:min(1, len(spec))], "+^") + spec[min(1, len(spec)):]
+	}
 	all := strings.Split(a.all, ",")
 	for _, n := range strings.Split(list, ",") {
 		if n == "" {
 			return errors.New("empty name")
 		}
-		if slices.Contains(all, n) {
+		if slices.Contains(all, n) || a.alsoValid != "" && slices.Contains(strings.Split(a.alsoValid, ","), n) {
 			continue
 		}
 		if a.wildcard && slices.ContainsFunc(all, func(k string) bool { return matchPatternList(k, n, false) != 0 }) {
@@ -99,6 +113,8 @@ func (a *algorithms) assemble(spec string) (string, error) {
 	switch {
 	case spec == "":
 		return a.def, nil
+	case a.plain:
+		list = strings.Split(spec, ",")
 	case spec[0] == '-':
 		out := slices.DeleteFunc(def, func(n string) bool { return matchPatternList(n, spec[1:], false) == 1 })
 		return strings.Join(out, ","), nil
@@ -123,7 +139,7 @@ func (a *algorithms) assemble(spec string) (string, error) {
 		out = cat(out, matching)
 	}
 	if len(out) == 0 {
-		return "", fmt.Errorf("no algorithm in %q", spec)
+		return "", errNoAlgorithm
 	}
 	return strings.Join(out, ","), nil
 }

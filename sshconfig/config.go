@@ -1,6 +1,7 @@
 package sshconfig
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -24,6 +25,7 @@ type Config struct {
 
 	localFwd, remoteFwd []fwd // LocalForward with DynamicForward, and RemoteForward, in order
 	algSpec             map[string]string
+	jumpNone            bool     // ProxyJump none (not a host named "none")
 	identityFiles       []string // as configured, before defaults
 	tokens              Tokens
 }
@@ -120,18 +122,30 @@ func (p *parser) finish() error {
 			c.vals[kw] = strings.Split(d, "\x00")
 		}
 	}
-	for _, kw := range []string{"ciphers", "macs", "kexalgorithms", "hostkeyalgorithms", "pubkeyacceptedalgorithms",
-		"hostbasedacceptedalgorithms", "casignaturealgorithms", "gssapikexalgorithms"} {
+	// OpenSSH's assemble_algorithms, in its order: when a list keeps
+	// nothing (KexAlgorithms naming only GSSAPI exchanges), it and the
+	// ones after it are left unset and not printed.
+	failed := false
+	for _, kw := range []string{"ciphers", "macs", "kexalgorithms", "hostbasedacceptedalgorithms",
+		"pubkeyacceptedalgorithms", "casignaturealgorithms", "hostkeyalgorithms", "gssapikexalgorithms"} {
 		spec := c.first1(kw)
 		if !c.set[kw] {
 			spec = ""
 		}
 		c.algSpec[kw] = spec
 		list, err := keywords[kw].algs.assemble(spec)
-		if err != nil {
-			return c.errAt(kw, err)
+		if kw == "hostkeyalgorithms" {
+			failed = false // assembled on its own
 		}
-		c.vals[kw] = []string{list}
+		switch {
+		case failed || errors.Is(err, errNoAlgorithm):
+			failed = kw != "hostkeyalgorithms" && kw != "gssapikexalgorithms"
+			delete(c.vals, kw)
+		case err != nil:
+			return c.errAt(kw, err)
+		default:
+			c.vals[kw] = []string{list}
+		}
 	}
 	for _, kw := range []string{"globalknownhostsfile", "canonicaldomains", "permitremoteopen", "canonicalizepermittedcnames"} {
 		c.vals[kw] = []string{strings.Join(c.vals[kw], " ")}
@@ -167,10 +181,25 @@ func (p *parser) finish() error {
 	bytes, secs := c.first1("rekeylimit.bytes"), c.first1("rekeylimit.time")
 	c.vals["rekeylimit"] = []string{cmpOr(bytes, "0") + " " + cmpOr(secs, "0")}
 
+	// ssh.c refuses these before it prints, lowercases HostKeyAlias, and
+	// treats "none" as unset for these commands and paths.
+	if c.first1("connectionattempts") == "0" {
+		return c.errAt("connectionattempts", errors.New("invalid number of ConnectionAttempts"))
+	}
+	if a := c.first1("hostkeyalias"); a != "" {
+		c.vals["hostkeyalias"] = []string{strings.ToLower(a)}
+	}
+	for _, kw := range []string{"knownhostscommand", "localcommand", "remotecommand", "pkcs11provider",
+		"revokedhostkeys", "securitykeyprovider"} {
+		if strings.EqualFold(c.first1(kw), "none") {
+			delete(c.vals, kw)
+		}
+	}
+
 	// The connection's tokens, then what ssh.c expands before printing.
 	port, _ := strconv.Atoi(c.first1("port"))
 	jump := c.first1("proxyjump")
-	if strings.EqualFold(jump, "none") {
+	if c.jumpNone {
 		jump = ""
 	}
 	alias := c.first1("hostkeyalias")
@@ -186,12 +215,9 @@ func (p *parser) finish() error {
 		if cp == "none" {
 			delete(c.vals, "controlpath")
 		} else {
-			x, err := expandTilde(cp, p.local.home)
-			if err == nil {
-				x, err = c.tokens.Expand(x, TokensPath)
-			}
+			x, err := expandPath("controlpath", cp)
 			if err != nil {
-				return c.errAt("controlpath", err)
+				return err
 			}
 			c.vals["controlpath"] = []string{x}
 		}

@@ -88,8 +88,11 @@ func parseJumpHost(s string) (JumpHost, error) {
 			return bad("junk after ]")
 		}
 		port = strings.TrimPrefix(rest, ":")
+	} else if i := strings.IndexAny(rest, ":/"); i >= 0 {
+		// OpenSSH's hpdelim: "host:port" or "host/port".
+		j.Host, port = rest[:i], rest[i+1:]
 	} else {
-		j.Host, port, _ = strings.Cut(rest, ":")
+		j.Host = rest
 	}
 	if j.Host == "" {
 		return bad("empty host")

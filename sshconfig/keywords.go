@@ -281,14 +281,21 @@ func (p *parser) list(kw string, args []string, active bool, where string) error
 					return fmt.Errorf("keyword %s %q argument must appear alone", kw, s)
 				}
 			}
-			if kw == "permitremoteopen" && !slices.ContainsFunc(single, func(s string) bool { return strings.EqualFold(a, s) }) {
-				if _, err := ParseForward(a+":0", true, true); err != nil && !strings.Contains(a, ":") {
-					return fmt.Errorf("invalid permission hostname %q", a)
-				}
+			if kw == "permitremoteopen" && !slices.ContainsFunc(single, func(s string) bool { return strings.EqualFold(a, s) }) && !validPermitOpen(a) {
+				return fmt.Errorf("bad port number in %s %q", kw, a)
 			}
 		}
 		if len(args) > maxKnownHostsFiles && strings.HasSuffix(kw, "knownhostsfile") {
 			return fmt.Errorf("too many %s entries", kw)
+		}
+		if kw == "canonicaldomains" && !(len(args) == 1 && strings.EqualFold(args[0], "none")) {
+			for i, a := range args {
+				d, err := validDomain(a)
+				if err != nil {
+					return fmt.Errorf("invalid CanonicalDomains %q: %w", a, err)
+				}
+				args[i] = d
+			}
 		}
 		if take && len(args) > 0 {
 			if kw == "canonicaldomains" && strings.EqualFold(args[0], "none") {
@@ -298,6 +305,12 @@ func (p *parser) list(kw string, args []string, active bool, where string) error
 		}
 		return nil
 	case "logverbose":
+		if len(args) > 1 && slices.ContainsFunc(args, func(a string) bool { return strings.EqualFold(a, "none") }) {
+			return fmt.Errorf("keyword %s \"none\" argument must appear alone", kw)
+		}
+		if len(args) == 1 && strings.EqualFold(args[0], "none") {
+			return nil
+		}
 		// OpenSSH 9.2 keeps only the first word of the first line.
 		if take && len(args) > 0 {
 			c.obtain(kw, where, args[0])
@@ -335,11 +348,20 @@ func (p *parser) special(kw string, args []string, raw string, active bool, wher
 	}
 	switch kw {
 	case "proxyjump":
-		spec := strings.TrimLeft(raw, " \t\r\n=")
+		// OpenSSH 9.2 reads the line up to a '#' and takes its first
+		// word; more words are ignored.
+		// "none" must be the whole rest of the line ("none # x" is a
+		// host named none).
+		rest := strings.TrimLeft(raw, " \t\r\n=")
+		none := strings.EqualFold(rest, "none")
+		spec := rest
 		if i := strings.IndexByte(spec, '#'); i >= 0 {
-			spec = strings.TrimRight(spec[:i], " \t\r\n")
+			spec = spec[:i]
 		}
-		if !strings.EqualFold(spec, "none") {
+		if f := strings.Fields(spec); len(f) > 0 {
+			spec = f[0]
+		}
+		if !none {
 			if _, err := ParseProxyJump(spec); err != nil {
 				return fmt.Errorf("invalid ProxyJump %q: %w", spec, err)
 			}
@@ -348,7 +370,8 @@ func (p *parser) special(kw string, args []string, raw string, active bool, wher
 		// host then rules out a later ProxyCommand, but "none" does not.
 		if active && !c.set["proxycommand"] && !c.set[kw] {
 			c.obtain(kw, where, spec)
-			if !strings.EqualFold(spec, "none") {
+			c.jumpNone = none
+			if !none {
 				c.obtain("proxycommand", where, "none")
 			}
 		}
@@ -405,8 +428,13 @@ func (p *parser) special(kw string, args []string, raw string, active bool, wher
 			c.obtain("forwardagent.socket", where, arg)
 		}
 	case "controlpersist":
-		if b, err := parseFlag(arg); err == nil {
-			first(yesno(b))
+		// Its yes and no are case-sensitive in OpenSSH 9.2.
+		switch arg {
+		case "yes", "true":
+			first("yes")
+			return nil
+		case "no", "false":
+			first("no")
 			return nil
 		}
 		secs, err := convtime(arg)
@@ -458,17 +486,77 @@ func (p *parser) special(kw string, args []string, raw string, active bool, wher
 		}
 		first(lv + ":" + rv)
 	case "streamlocalbindmask":
-		n, err := strconv.ParseUint(arg, 8, 32)
-		if err != nil || n > 0o777 {
+		// strtol(arg, &end, 8): the leading octal digits count, the rest
+		// of the word is ignored.
+		digits := strings.TrimLeft(arg, "+")
+		end := 0
+		for end < len(digits) && digits[end] >= '0' && digits[end] <= '7' {
+			end++
+		}
+		n64, err := strconv.ParseUint(digits[:end], 8, 63)
+		n := int64(int32(uint32(n64))) // strtol's long, stored in an int
+		if err != nil || n < 0 || n > 0o777 || len(digits) < len(arg)-1 {
 			return errors.New("bad mask")
 		}
 		// OpenSSH 9.2 takes every StreamLocalBindMask line, active or
 		// not: the last one wins.
-		c.obtain(kw, where, "0"+strconv.FormatUint(n, 8))
+		c.obtain(kw, where, "0"+strconv.FormatInt(n, 8))
 	default:
 		return fmt.Errorf("keyword %s not handled", kw)
 	}
 	return nil
+}
+
+// validDomain is OpenSSH's valid_domain: it returns the name lowercased.
+func validDomain(s string) (string, error) {
+	if s == "" {
+		return "", errors.New("empty domain name")
+	}
+	s = strings.ToLower(s)
+	if !isAlnum(s[0]) {
+		return "", errors.New("domain name starts with invalid character")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i > 0 && c == '.' && s[i-1] == '.' {
+			return "", errors.New("domain name contains consecutive separators")
+		}
+		if c != '.' && c != '-' && c != '_' && !isAlnum(c) {
+			return "", errors.New("domain name contains invalid characters")
+		}
+	}
+	if s[len(s)-1] == '.' {
+		return "", errors.New("domain name ends with invalid character")
+	}
+	return s, nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// validPermitOpen is OpenSSH's check of a PermitRemoteOpen entry:
+// host:port or [host]:port, the port a port number, a service or "*".
+func validPermitOpen(a string) bool {
+	var port string
+	if strings.HasPrefix(a, "[") {
+		end := strings.IndexByte(a, ']')
+		if end < 0 || end+1 >= len(a) || a[end+1] != ':' {
+			return false
+		}
+		port = a[end+2:]
+	} else {
+		i := strings.IndexByte(a, ':')
+		if i < 0 {
+			return false
+		}
+		port = a[i+1:]
+	}
+	if port == "*" {
+		return true
+	}
+	_, err := ParsePort(port)
+	return err == nil
 }
 
 func tunID(s string) (string, bool) {

@@ -212,7 +212,7 @@ func expandTilde(p, home string) (string, error) {
 		home = u.HomeDir
 	}
 	if rest == "" && !strings.Contains(p, "/") {
-		return home, nil
+		rest = "" // "~" is the home directory with a '/', as OpenSSH writes it
 	}
 	if strings.HasSuffix(home, "/") {
 		return home + rest, nil
