@@ -489,12 +489,9 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 	if from("serveraliveinterval") {
 		o.ServerAliveInterval = cfg.Duration("serveraliveinterval")
 	}
-	bytes, interval := cfg.RekeyLimit()
-	if !pre["rekeylimit"] && cfg.IsSet("rekeylimit.bytes") {
-		o.RekeyLimitBytes = bytes
-	}
-	if !pre["rekeylimit"] && cfg.IsSet("rekeylimit.time") {
-		o.RekeyLimitInterval = interval
+	if from("rekeylimit") {
+		// A half the file leaves out is 0, the default, as in Options.
+		o.RekeyLimitBytes, o.RekeyLimitInterval = cfg.RekeyLimit()
 	}
 	if from("loglevel") {
 		if lv, err := parseLogLevel(value("loglevel")); err == nil {

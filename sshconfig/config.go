@@ -96,10 +96,13 @@ var defaults = map[string]string{
 	"escapechar": "~", "ipqos": "lowdelay throughput", "streamlocalbindmask": "0177", "syslogfacility": "USER",
 }
 
-// DefaultIdentityFiles is the list OpenSSH 9.2 tries when no IdentityFile
-// is configured, as `ssh -G` prints it.
-var DefaultIdentityFiles = []string{"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk",
-	"~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa"}
+// DefaultIdentityFiles returns the list OpenSSH 9.2 tries when no
+// IdentityFile is configured, as `ssh -G` prints it (a new slice each
+// call).
+func DefaultIdentityFiles() []string {
+	return []string{"~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ecdsa_sk",
+		"~/.ssh/id_ed25519", "~/.ssh/id_ed25519_sk", "~/.ssh/id_xmss", "~/.ssh/id_dsa"}
+}
 
 // finish is OpenSSH's fill_default_options and what ssh.c does before
 // `ssh -G` prints: defaults, the algorithm lists, and the expansions.
@@ -176,7 +179,7 @@ func (p *parser) finish() error {
 	}
 	c.identityFiles = slices.Clone(c.vals["identityfile"])
 	if len(c.vals["identityfile"]) == 0 {
-		c.vals["identityfile"] = slices.Clone(DefaultIdentityFiles)
+		c.vals["identityfile"] = DefaultIdentityFiles()
 	}
 	bytes, secs := c.first1("rekeylimit.bytes"), c.first1("rekeylimit.time")
 	c.vals["rekeylimit"] = []string{cmpOr(bytes, "0") + " " + cmpOr(secs, "0")}
@@ -354,9 +357,9 @@ func (c *Config) String() string {
 // OpenSSH versions that this package accepts (Tag, ...) return what was
 // configured.
 func (c *Config) Get(keyword string) []string {
-	kw := strings.ToLower(keyword)
-	if k, ok := keywords[kw]; ok {
-		kw = k.name
+	kw, ok := canonical(keyword)
+	if !ok {
+		return nil
 	}
 	return slices.Clone(c.vals[kw])
 }
@@ -364,21 +367,25 @@ func (c *Config) Get(keyword string) []string {
 // IsSet reports whether keyword got its value from a file or from Input
 // rather than from OpenSSH's default.
 func (c *Config) IsSet(keyword string) bool {
-	kw := strings.ToLower(keyword)
-	if k, ok := keywords[kw]; ok {
-		kw = k.name
-	}
-	return c.set[kw]
+	kw, ok := canonical(keyword)
+	return ok && c.set[kw]
 }
 
 // Where returns "FILE line N" (or "command line") for the line that set
 // keyword, "" when it has its default.
 func (c *Config) Where(keyword string) string {
-	kw := strings.ToLower(keyword)
-	if k, ok := keywords[kw]; ok {
-		kw = k.name
-	}
+	kw, _ := canonical(keyword)
 	return c.where[kw]
+}
+
+// canonical is the keyword's canonical name; "host" is the name given.
+func canonical(keyword string) (string, bool) {
+	kw := strings.ToLower(keyword)
+	if kw == "host" {
+		return kw, true
+	}
+	k, ok := keywords[kw]
+	return k.name, ok
 }
 
 // Host is the host name Resolve was given.
@@ -466,10 +473,7 @@ func (c *Config) Algorithms(keyword string) []string {
 // ("+aes128-cbc", a list), "" when it has OpenSSH's default; a client
 // with another set of algorithms applies it to its own defaults.
 func (c *Config) AlgorithmSpec(keyword string) string {
-	kw := strings.ToLower(keyword)
-	if k, ok := keywords[kw]; ok {
-		kw = k.name
-	}
+	kw, _ := canonical(keyword)
 	return c.algSpec[kw]
 }
 

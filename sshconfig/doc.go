@@ -15,8 +15,14 @@
 // and spelling, and the package's tests compare the two line by line over
 // a corpus of configurations. Keywords and Match criteria of later
 // versions (Tag, Match tagged, Match localnetwork, %j, ...) are accepted
-// too. Host names are not canonicalised (CanonicalizeHostname still
-// brings OpenSSH's final pass, but no DNS lookup is made).
+// too, and so is Apple's UseKeychain.
+//
+// Nothing here touches the network. CanonicalizeHostname's lookups go
+// through Input.LookupHost: nil is offline (no name resolves, as ssh
+// without DNS), LookupDNS is the system resolver. Checks ssh makes on its
+// own invocation rather than on the configuration (a jump host loop,
+// ForkAfterAuthentication without a command, resolving a direct host
+// because CanonicalizePermittedCNAMEs is set) are left to the caller.
 //
 // What needs the outside world goes through Input: the files, the
 // command-line values of ssh (-l, -p, -o), the local user, home directory

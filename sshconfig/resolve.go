@@ -660,7 +660,7 @@ func (p *parser) include(args []string, file string, active *bool, flags fileFla
 	return nil
 }
 
-// isWindows is a variable so that tests can see the Windows behaviour.
+// isWindows: Match exec needs /bin/sh.
 var isWindows = runtime.GOOS == "windows"
 
 // strdelim splits the next word off s as OpenSSH's strdelim does: words end
