@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libssh-go/libssh/sshconfig"
 	"github.com/libssh-go/libssh/sshtest"
 )
 
@@ -279,7 +280,7 @@ func TestConfigTaggedAndLocalnetwork(t *testing.T) {
 }
 
 func TestConfigAlgorithmLists(t *testing.T) {
-	o := parsed(t, "Ciphers +aes128-cbc\nMACs -hmac-sha1\nKexAlgorithms ^ecdh-sha2-nistp521\nHostKeyAlgorithms umac-nonsense,ssh-ed25519\n", "h")
+	o := parsed(t, "Ciphers +aes128-cbc\nMACs -hmac-sha1\nKexAlgorithms ^ecdh-sha2-nistp521\nHostKeyAlgorithms webauthn-sk-ecdsa-sha2-nistp256@openssh.com,ssh-ed25519\n", "h")
 	if c := o.CiphersCS; c[len(c)-1] != "aes128-cbc" || !slices.Equal(o.CiphersSC, c) {
 		t.Errorf("+ ciphers: %v", c)
 	}
@@ -442,47 +443,21 @@ func TestConfigForwardSpecs(t *testing.T) {
 	}
 }
 
-func TestGlobMatch(t *testing.T) {
-	for _, tc := range []struct {
-		s, p string
-		want bool
-	}{
-		{"a", "a?", false}, {"ab", "a?", true}, {"abc", "a*c", true}, {"ac", "a*c", true},
-		{"abd", "a*c", false}, {"", "*", true}, {"x", "", false}, {"a.b.c", "*.c", true},
-		{strings.Repeat("a", 5000) + "b", strings.Repeat("*a", 50) + "*c", false},
-	} {
-		if got := matchGlob(tc.p, tc.s); got != tc.want {
-			t.Errorf("matchGlob(%.20q, %.20q) = %v", tc.p, tc.s, got)
-		}
+// gLines splits `ssh -G`-style output into keyword -> values.
+func gLines(s string) map[string][]string {
+	m := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		k, v, _ := strings.Cut(l, " ")
+		m[k] = append(m[k], v)
 	}
-	if matchPatternList("web1", "web*,!web1", false) != -1 || matchPatternList("web2", "web*,!web1", false) != 1 {
-		t.Error("negation in pattern lists")
-	}
+	return m
 }
 
-func TestArgvSplitAndStrdelim(t *testing.T) {
-	for in, want := range map[string][]string{
-		`a b`:             {"a", "b"},
-		`"a b" c`:         {"a b", "c"},
-		`a"b c"d`:         {"ab cd"},
-		`'x y' # comment`: {"x y"},
-		`a\ b`:            {"a b"},
-		`a#b`:             {"a#b"},
-		`"\"q\""`:         {`"q"`},
-		`\x`:              {`\x`},
-	} {
-		got, err := argvSplit(in)
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("argvSplit(%s) = %q, %v; want %q", in, got, err, want)
-		}
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
 	}
-	if _, err := argvSplit(`"open`); err == nil {
-		t.Error("unterminated quote accepted")
-	}
-	tok, rest, _, _ := strdelim("Port = 22", true)
-	if tok != "Port" || rest != "22" {
-		t.Errorf("strdelim: %q %q", tok, rest)
-	}
+	return v[0]
 }
 
 // A host alias from an ssh_config file resolves as `ssh` would resolve it.
@@ -511,4 +486,58 @@ func ExampleSession_OptionsParseConfig() {
 	o := s.Options()
 	fmt.Println(o.User, o.Host, o.Port, filepath.Base(o.Identities[0]))
 	// Output: deploy web.example.com 2222 id_web.example.com
+}
+
+// requireSSH returns the OpenSSH client, or skips (fails under
+// LIBSSH_INTEROP=1) when it is missing.
+func requireSSH(t *testing.T) string {
+	t.Helper()
+	const sshBin = "/usr/bin/ssh"
+	if _, err := os.Stat(sshBin); err != nil {
+		if os.Getenv("LIBSSH_INTEROP") == "1" {
+			t.Fatalf("LIBSSH_INTEROP=1 but %s is missing: %v", sshBin, err)
+		}
+		t.Skipf("%s not installed; this test needs OpenSSH (set LIBSSH_INTEROP=1 to require it)", sshBin)
+	}
+	return sshBin
+}
+
+// TestConfigRefusesAlgorithmsOpenSSHLacks: a name OpenSSH does not
+// implement is an error in the file, as `ssh -G` says.
+func TestConfigRefusesAlgorithmsOpenSSHLacks(t *testing.T) {
+	var ce *ConfigError
+	if _, err := tryParse(t, "HostKeyAlgorithms umac-nonsense,ssh-ed25519\n", "h"); !errors.As(err, &ce) || ce.Line != 1 || !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestConfigAPIProxyJumpRulesOutFileProxyCommand: a ProxyJump set through
+// the API wins over the file's ProxyCommand, as -J over a config's.
+func TestConfigAPIProxyJumpRulesOutFileProxyCommand(t *testing.T) {
+	o := parsed(t, "ProxyCommand nc %h %p\nHostKeyAlias cfgalias\n", "h", ProxyJump("j1"), HostKeyAlias("apialias"))
+	if o.ProxyJump != "j1" || o.ProxyCommand != "" || o.HostKeyAlias != "apialias" {
+		t.Fatalf("ProxyJump %q ProxyCommand %q HostKeyAlias %q", o.ProxyJump, o.ProxyCommand, o.HostKeyAlias)
+	}
+	o = parsed(t, "ProxyJump j2\n", "h", ProxyCommand("nc x 1"))
+	if o.ProxyJump != "" || o.ProxyCommand != "nc x 1" {
+		t.Fatalf("ProxyJump %q ProxyCommand %q", o.ProxyJump, o.ProxyCommand)
+	}
+}
+
+// TestConfigErrorPosition: an error found when the resolution is applied
+// (a value this library refuses) still names the file and line.
+func TestConfigErrorPosition(t *testing.T) {
+	var ce *ConfigError
+	_, err := tryParse(t, "Port 22\nMACs umac-64-etm@openssh.com\n", "h")
+	if !errors.As(err, &ce) || ce.Line != 2 || !strings.HasSuffix(ce.File, "config") || !errors.Is(err, ErrUnsupported) {
+		t.Fatalf("%#v", err)
+	}
+	var se *sshconfig.Error
+	_, err = tryParse(t, "Port 1\nPort nope\n", "h")
+	if !errors.As(err, &se) || se.Line != 2 || !errors.Is(err, sshconfig.ErrInvalid) || !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("the sshconfig error must be reachable: %#v", err)
+	}
+	if strings.Count(err.Error(), "line 2") != 1 {
+		t.Errorf("message %q", err)
+	}
 }

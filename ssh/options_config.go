@@ -1,167 +1,25 @@
 package ssh
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/libssh-go/libssh/sshconfig"
 )
-
-// Forward is one LocalForward, RemoteForward or DynamicForward: where to
-// listen and, except for dynamic (SOCKS) forwards, where to connect. Each
-// side is either a TCP host and port or a Unix socket path. The zero value
-// is not a valid forward.
-type Forward struct {
-	ListenHost  string // "" = the default bind address; "*" = all addresses
-	ListenPort  int    // 0 when ListenPath is set (and for a remote forward the server picks)
-	ListenPath  string // a Unix socket to listen on instead of a port
-	ConnectHost string // "" for dynamic forwards and Unix sockets
-	ConnectPort int
-	ConnectPath string // a Unix socket to connect to instead of a host and port
-}
-
-// String prints the forward as `ssh -G` does after the keyword:
-// "[listenhost]:port [connecthost]:port", a bare port when there is no
-// host, a socket path as it is; dynamic forwards have no destination.
-func (f Forward) String() string {
-	side := func(host string, port int, path string) string {
-		switch {
-		case path != "":
-			return path
-		case host == "":
-			return strconv.Itoa(port)
-		}
-		return "[" + host + "]:" + strconv.Itoa(port)
-	}
-	s := side(f.ListenHost, f.ListenPort, f.ListenPath)
-	if f.ConnectHost != "" || f.ConnectPath != "" {
-		s += " " + side(f.ConnectHost, f.ConnectPort, f.ConnectPath)
-	}
-	return s
-}
-
-// parseForward parses a forwarding specification as OpenSSH's parse_forward:
-// up to four colon-separated fields ([listen_host:]port[:host:hostport]),
-// fields in [brackets] taken literally (IPv6), a field with a '/' a Unix
-// socket path, and ${ENV} expanded first. Dynamic forwards have one or two
-// fields; others need a destination. Only remote forwards may listen on
-// port 0.
-func parseForward(spec string, dynamic, remote bool) (Forward, error) {
-	bad := fmt.Errorf("bad forwarding specification %q", spec)
-	expanded, err := expandTokens(spec, nil, "", true, false)
-	if err != nil {
-		return Forward{}, fmt.Errorf("%w: %w", bad, err)
-	}
-	type field struct {
-		arg    string
-		isPath bool
-	}
-	var fields []field
-	rest := strings.TrimLeft(expanded, " \t")
-	for len(rest) > 0 && len(fields) < 4 {
-		var f field
-		if rest[0] == '[' {
-			end := strings.IndexByte(rest, ']')
-			if end < 0 || end+1 < len(rest) && rest[end+1] != ':' {
-				return Forward{}, bad
-			}
-			f.arg = rest[1:end]
-			f.isPath = strings.Contains(f.arg, "/")
-			rest = rest[end+1:]
-			rest = strings.TrimPrefix(rest, ":")
-		} else {
-			var b strings.Builder
-			i := 0
-			for ; i < len(rest) && rest[i] != ':'; i++ {
-				c := rest[i]
-				if c == '\\' {
-					i++
-					if i == len(rest) {
-						return Forward{}, bad
-					}
-					c = rest[i]
-				}
-				if c == '/' {
-					f.isPath = true
-				}
-				b.WriteByte(c)
-			}
-			f.arg = b.String()
-			rest = rest[i:]
-			rest = strings.TrimPrefix(rest, ":")
-		}
-		fields = append(fields, f)
-	}
-	if rest != "" {
-		return Forward{}, bad
-	}
-	port := func(s string) int {
-		n, err := parsePort(s)
-		if err != nil {
-			if s == "0" {
-				return 0
-			}
-			return -1
-		}
-		return n
-	}
-	var fw Forward
-	socks := false
-	switch len(fields) {
-	case 1:
-		if fields[0].isPath {
-			fw.ListenPath = fields[0].arg
-		} else {
-			fw.ListenPort = port(fields[0].arg)
-		}
-		socks = true
-	case 2:
-		switch {
-		case fields[0].isPath && fields[1].isPath:
-			fw.ListenPath, fw.ConnectPath = fields[0].arg, fields[1].arg
-		case fields[1].isPath:
-			fw.ListenPort, fw.ConnectPath = port(fields[0].arg), fields[1].arg
-		default:
-			fw.ListenHost, fw.ListenPort = fields[0].arg, port(fields[1].arg)
-			socks = true
-		}
-	case 3:
-		switch {
-		case fields[0].isPath:
-			fw.ListenPath, fw.ConnectHost, fw.ConnectPort = fields[0].arg, fields[1].arg, port(fields[2].arg)
-		case fields[2].isPath:
-			fw.ListenHost, fw.ListenPort, fw.ConnectPath = fields[0].arg, port(fields[1].arg), fields[2].arg
-		default:
-			fw.ListenPort, fw.ConnectHost, fw.ConnectPort = port(fields[0].arg), fields[1].arg, port(fields[2].arg)
-		}
-	case 4:
-		fw.ListenHost, fw.ListenPort = fields[0].arg, port(fields[1].arg)
-		fw.ConnectHost, fw.ConnectPort = fields[2].arg, port(fields[3].arg)
-	default:
-		return Forward{}, bad
-	}
-	if dynamic {
-		if !socks {
-			return Forward{}, bad
-		}
-	} else if socks || fw.ConnectPath == "" && fw.ConnectPort <= 0 {
-		return Forward{}, bad
-	}
-	if fw.ListenPath == "" && (fw.ListenPort < 0 || !remote && fw.ListenPort == 0) {
-		return Forward{}, bad
-	}
-	if fw.ConnectHost == "" && fw.ConnectPath == "" && !socks || fw.ConnectPort < 0 {
-		return Forward{}, bad
-	}
-	return fw, nil
-}
 
 func forwardOption(name string, spec string, dynamic, remote bool, add func(*Options, Forward)) Option {
 	return Option{name, func(o *Options) error {
-		f, err := parseForward(spec, dynamic, remote)
+		f, err := sshconfig.ParseForward(spec, dynamic, remote)
 		if err != nil {
 			return &OptionError{Option: name, Value: spec, Err: err}
 		}
@@ -306,255 +164,418 @@ func RekeyLimit(bytes int64, interval time.Duration) Option {
 	}}
 }
 
-// resolvedHost is the host name the resolution ends with: HostName with %h
-// expanded, or the name given, lowercased as ssh does.
-func (v *configValues) resolvedHost(orig string) (string, error) {
-	if v.hostnameDone {
-		return v.hostname, nil
-	}
-	h := orig
-	if v.cfg["hostname"] {
-		var err error
-		if h, err = expandTokens(v.hostname, tokenValues{'h': orig}, hostnameTokens, false, false); err != nil {
-			return "", &ConfigError{File: v.pos["hostname"], Err: err}
-		}
-	}
-	return strings.ToLower(h), nil
+// Forward is one LocalForward, RemoteForward or DynamicForward: where to
+// listen and, except for dynamic (SOCKS) forwards, where to connect. It is
+// the sshconfig package's type (see sshconfig.Forward).
+type Forward = sshconfig.Forward
+
+// defaultSystemConfig is read after the user's config when
+// OptionsParseConfig is given "".
+const defaultSystemConfig = sshconfig.DefaultSystemConfig
+
+// ConfigError reports an ssh_config file that could not be used: a bad
+// line (File and Line say where), a file that cannot be read, or one whose
+// owner or permissions OpenSSH would refuse. It matches ErrInvalidOption,
+// and its Err is (or wraps) the *sshconfig.Error the resolution returned.
+type ConfigError struct {
+	File string // the file in error
+	Line int    // 1-based; 0 when the error is about the whole file
+	Err  error  // what is wrong
 }
 
-// applyTo writes the resolution into o: every keyword a file set (the
-// API-set ones were never overwritten by a file), with tokens expanded for
-// the final destination. Values are applied through the Option constructors,
-// so a file is held to the same validation as SetOption.
-func (v *configValues) applyTo(o *Options, explicit map[string]bool, p *configParser) error {
-	var errs []error
-	apply := func(kw string, opt Option) {
-		if err := opt.apply(o); err != nil {
-			errs = append(errs, &ConfigError{File: v.pos[kw], Err: err})
-		}
+// Error says where ("ssh: FILE line N: ...") and what.
+func (e *ConfigError) Error() string {
+	cause := e.Err
+	var se *sshconfig.Error
+	if errors.As(cause, &se) && se.File == e.File && se.Line == e.Line {
+		cause = se.Err
 	}
-	from := func(kw string) bool { return v.cfg[kw] }
+	if e.Line > 0 {
+		return fmt.Sprintf("ssh: %s line %d: %v", e.File, e.Line, cause)
+	}
+	if e.File == "" {
+		return fmt.Sprintf("ssh: config: %v", cause)
+	}
+	return fmt.Sprintf("ssh: %s: %v", e.File, cause)
+}
 
-	host, err := v.resolvedHost(p.origHost)
+// Unwrap lets errors.Is match ErrInvalidOption and the cause.
+func (e *ConfigError) Unwrap() []error { return []error{ErrInvalidOption, e.Err} }
+
+// configError wraps an error of sshconfig.Resolve.
+func configError(err error) error {
+	if errors.Is(err, errors.ErrUnsupported) && !errors.Is(err, ErrUnsupported) {
+		err = fmt.Errorf("%w: %w", ErrUnsupported, err) // Match exec on Windows
+	}
+	var se *sshconfig.Error
+	if errors.As(err, &se) {
+		return &ConfigError{File: se.File, Line: se.Line, Err: err}
+	}
+	return &ConfigError{Err: err}
+}
+
+// OptionsParseConfig resolves ssh_config for the configured Hostname, as
+// libssh's ssh_options_parse_config and OpenSSH's ssh do, and applies what
+// it finds to the session's options. path "" reads the user's config
+// (SSHDir/config, which must be owned by the user or root and not writable
+// by others) and then /etc/ssh/ssh_config, skipping a file that does not
+// exist; another path reads only that file (like `ssh -F`), which must
+// exist.
+//
+// The resolution is package sshconfig's (sshconfig.Resolve), which
+// follows OpenSSH: for each keyword the first value obtained wins, and a
+// value set through SetOption wins over every file. IdentityFile,
+// CertificateFile, LocalForward, RemoteForward, DynamicForward and SendEnv
+// accumulate (after the values set through the API). Host and Match
+// blocks, Include, %-tokens and ${ENV}, "+"/"-"/"^" algorithm lists and
+// OpenSSH's final pass ("Match final") are honoured; Options().String()
+// prints the result as `ssh -G` does for the keywords this library uses.
+//
+// Keywords this library does not use are accepted; an unknown keyword is
+// an error unless IgnoreUnknown covers it. Match exec commands run through
+// /bin/sh -c and may block; they are not bounded by any timeout (Connect
+// bounds them by its ctx). Errors are *ConfigError (matching
+// ErrInvalidOption and wrapping the *sshconfig.Error), or
+// ErrHostnameRequired when no Hostname is set. On error the options are
+// left unchanged. Connect calls this itself with "" unless
+// ProcessConfig(false) was set or a parse already ran.
+func (s *Session) OptionsParseConfig(path string) error {
+	return s.parseConfig(context.Background(), path)
+}
+
+// optionKeywords maps the SetOption names that pre-empt a keyword to it.
+var optionKeywords = map[string]string{
+	"Port": "port", "User": "user", "BindAddress": "bindaddress",
+	"KnownHosts": "userknownhostsfile", "GlobalKnownHosts": "globalknownhostsfile",
+	"ProxyCommand": "proxycommand", "ProxyJump": "proxyjump", "Timeout": "connecttimeout",
+	"IdentityAgent": "identityagent", "KeyExchange": "kexalgorithms",
+	"HostKeys": "hostkeyalgorithms", "PublicKeyAcceptedTypes": "pubkeyacceptedalgorithms",
+	"CiphersCS": "ciphers", "CiphersSC": "ciphers", "HmacCS": "macs", "HmacSC": "macs",
+	"StrictHostKeyChecking": "stricthostkeychecking", "HashKnownHosts": "hashknownhosts",
+	"HostKeyAlias": "hostkeyalias", "CheckHostIP": "checkhostip",
+	"IdentitiesOnly": "identitiesonly", "PreferredAuthentications": "preferredauthentications",
+	"ServerAliveInterval": "serveraliveinterval", "ServerAliveCountMax": "serveralivecountmax",
+	"ForwardAgent": "forwardagent", "LogLevel": "loglevel",
+	"AddressFamily": "addressfamily", "BatchMode": "batchmode",
+	"PubkeyAuthentication": "pubkeyauthentication", "PasswordAuthentication": "passwordauthentication",
+	"KbdInteractiveAuthentication": "kbdinteractiveauthentication",
+	"NumberOfPasswordPrompts":      "numberofpasswordprompts", "SetEnv": "setenv",
+	"RequestTTY": "requesttty", "RekeyLimit": "rekeylimit",
+}
+
+// parseConfig is OptionsParseConfig bounded by ctx (which stops Match exec
+// commands).
+func (s *Session) parseConfig(ctx context.Context, path string) error {
+	s.mu.Lock()
+	opts := s.opts.clone()
+	explicit := maps.Clone(s.explicit)
+	s.mu.Unlock()
+	if opts.Host == "" {
+		return fmt.Errorf("%w: OptionsParseConfig needs the host to resolve", ErrHostnameRequired)
+	}
+	log := opts.logger()
+	in := sshconfig.Input{SSHDir: opts.SSHDir, Logger: log, LocalUser: localUser(), HomeDir: homeDir()}
+	if path != "" {
+		in.ConfigFile = path
+	} else {
+		in.UserConfig = filepath.Join(opts.SSHDir, "config")
+		in.SystemConfig = opts.systemConfig
+	}
+	// The options set through the API are taken as OpenSSH takes its
+	// command line: read before any file, so they win and Match user and
+	// exec see them. Hostname("user@host") sets the user without marking
+	// User.
+	if explicit["User"] || opts.User != localUser() {
+		in.User = opts.User
+	}
+	if explicit["Port"] {
+		in.Port = opts.Port
+	}
+	if explicit["HostKeyAlias"] && opts.HostKeyAlias != "" && !strings.ContainsAny(opts.HostKeyAlias, " \t\"'") {
+		in.Options = append(in.Options, "HostKeyAlias "+opts.HostKeyAlias)
+	}
+	if explicit["ProxyJump"] && opts.ProxyJump != "" {
+		in.Options = append(in.Options, "ProxyJump "+opts.ProxyJump)
+	}
+	if explicit["ProxyCommand"] && opts.ProxyCommand != "" {
+		in.Options = append(in.Options, "ProxyCommand "+opts.ProxyCommand)
+	}
+	cfg, err := sshconfig.Resolve(ctx, opts.Host, in)
 	if err != nil {
+		return configError(err)
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := s.opts.clone()
+	if err := applyConfig(&next, explicit, cfg, log); err != nil {
 		return err
 	}
-	if strings.ContainsFunc(host, badNameRune) || host == "" {
-		return &ConfigError{File: v.pos["hostname"], Err: fmt.Errorf("invalid host name %q", host)}
+	next.configParsed = true
+	next.configPath = path
+	s.opts = next
+	return nil
+}
+
+// processConfig is what Connect runs first: the default config files,
+// unless ProcessConfig(false) or a parse already happened.
+func (s *Session) processConfig(ctx context.Context) error {
+	s.mu.Lock()
+	run := s.opts.ProcessConfig && !s.opts.configParsed && s.opts.Host != ""
+	s.mu.Unlock()
+	if !run {
+		return nil
 	}
-	o.Host, o.configHost = host, p.origHost
+	return s.parseConfig(ctx, "")
+}
+
+// applyConfig writes a resolution into o: every keyword a file set (the
+// API-set ones are left alone), with paths expanded for the final
+// destination. Values are applied through the Option constructors where
+// there is one, so a file is held to the same validation as SetOption.
+func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, log *slog.Logger) error {
+	pre := map[string]bool{}
+	for name, kw := range optionKeywords {
+		if explicit[name] {
+			pre[kw] = true
+		}
+	}
+	var errs []error
+	fail := func(kw string, err error) {
+		file, line := cfg.Where(kw), 0
+		if f, n, ok := strings.Cut(file, " line "); ok {
+			file = f
+			line, _ = strconv.Atoi(n)
+		}
+		errs = append(errs, &ConfigError{File: file, Line: line, Err: err})
+	}
+	apply := func(kw string, opt Option) {
+		if err := opt.apply(o); err != nil {
+			fail(kw, err)
+		}
+	}
+	// A value that came from the "command line" came from the API
+	// (parseConfig passes it as Input): Options already has it.
+	from := func(kw string) bool { return cfg.IsSet(kw) && !pre[kw] && cfg.Where(kw) != "command line" }
+	value := func(kw string) string {
+		if v := cfg.Get(kw); len(v) > 0 {
+			return v[0]
+		}
+		return ""
+	}
+
+	host := cfg.Hostname()
+	if strings.ContainsFunc(host, badNameRune) || host == "" {
+		fail("hostname", fmt.Errorf("invalid host name %q", host))
+		return errs[0]
+	}
+	o.Host, o.configHost = host, cfg.Host()
 	if from("port") {
-		apply("port", Port(v.port))
+		apply("port", Port(cfg.Port()))
 	}
 	if from("user") {
-		apply("user", User(v.user))
+		apply("user", User(cfg.User()))
 	}
 	if from("hostkeyalias") {
-		apply("hostkeyalias", HostKeyAlias(v.hostKeyAlias))
+		apply("hostkeyalias", HostKeyAlias(value("hostkeyalias")))
 	}
 	if from("proxyjump") {
-		apply("proxyjump", ProxyJump(v.proxyJump))
+		apply("proxyjump", ProxyJump(jumpSpec(cfg)))
 	}
 	if from("proxycommand") {
-		apply("proxycommand", ProxyCommand(v.proxyCommand))
+		pc := "none"
+		if v := value("proxycommand"); v != "" {
+			pc = v
+		}
+		apply("proxycommand", ProxyCommand(pc))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
 
-	jump := o.ProxyJump
-	if strings.EqualFold(jump, "none") {
-		jump = ""
-	}
-	toks := connectionTokens(p.local, o.Host, p.origHost, o.Port, o.User, o.HostKeyAlias, jump)
-	expand := func(kw, raw string) (string, bool) {
-		s, err := expandPath(raw, toks)
-		if err != nil {
-			errs = append(errs, &ConfigError{File: v.pos[kw], Err: fmt.Errorf("%s %s: %w", kw, raw, err)})
-			return "", false
-		}
-		return s, true
-	}
-	for _, raw := range v.identityFiles {
-		if s, ok := expand("identityfile", raw); ok && !slices.Contains(o.Identities, s) {
-			o.Identities = append(o.Identities, s)
-		}
-	}
-	for _, raw := range v.certificateFiles {
-		if s, ok := expand("certificatefile", raw); ok && !slices.Contains(o.CertificateFiles, s) {
-			o.CertificateFiles = append(o.CertificateFiles, s)
+	toks := cfg.Tokens()
+	for _, list := range []struct {
+		kw  string
+		raw []string
+		dst *[]string
+	}{{"identityfile", cfg.IdentityFiles(), &o.Identities}, {"certificatefile", cfg.CertificateFiles(), &o.CertificateFiles}} {
+		for _, raw := range list.raw {
+			s, err := toks.ExpandPath(raw)
+			if err != nil {
+				fail(list.kw, fmt.Errorf("%s %s: %w", list.kw, raw, err))
+				continue
+			}
+			if !slices.Contains(*list.dst, s) {
+				*list.dst = append(*list.dst, s)
+			}
 		}
 	}
 	if from("userknownhostsfile") {
-		o.KnownHosts = nil
-		if !strings.EqualFold(v.userKnownHosts[0], "none") {
-			for _, raw := range v.userKnownHosts {
-				if s, ok := expand("userknownhostsfile", raw); ok {
-					o.KnownHosts = append(o.KnownHosts, s)
-				}
-			}
-		}
+		o.KnownHosts = cfg.UserKnownHostsFiles()
 	}
 	if from("globalknownhostsfile") {
 		o.GlobalKnownHosts = nil
-		if !strings.EqualFold(v.globalKnownHost[0], "none") {
-			for _, raw := range v.globalKnownHost {
-				s, err := expandTilde(raw)
-				if err != nil {
-					errs = append(errs, &ConfigError{File: v.pos["globalknownhostsfile"], Err: err})
+		for _, f := range cfg.GlobalKnownHostsFiles() {
+			if strings.HasPrefix(f, "~") {
+				if x, err := (sshconfig.Tokens{'d': toks['d']}).ExpandPath(f); err == nil {
+					f = x
 				}
-				o.GlobalKnownHosts = append(o.GlobalKnownHosts, s)
 			}
+			o.GlobalKnownHosts = append(o.GlobalKnownHosts, f)
 		}
 	}
 	if from("identityagent") {
-		if s, ok := agentPath("identityagent", v.identityAgent, expand); ok {
-			o.IdentityAgent = s
-		}
+		o.IdentityAgent = agentPath(value("identityagent"))
 	}
 	if from("forwardagent") {
-		o.ForwardAgent = v.forwardAgent
-	}
-	if v.cfg["forwardagent.socket"] && !explicit["ForwardAgent"] {
-		if s, ok := agentPath("forwardagent", v.forwardAgentSocket, expand); ok {
-			o.ForwardAgentSocket = s
+		on, sock := cfg.ForwardAgent()
+		o.ForwardAgent = on
+		if sock != "" {
+			o.ForwardAgentSocket = agentPath(sock)
 		}
 	}
 	for _, list := range []struct {
 		dst *[]Forward
 		src []Forward
-		kw  string
-	}{{&o.LocalForwards, v.localFwd, "localforward"}, {&o.RemoteForwards, v.remoteFwd, "remoteforward"}, {&o.DynamicForwards, v.dynamicFwd, "dynamicforward"}} {
+	}{{&o.LocalForwards, cfg.LocalForwards()}, {&o.RemoteForwards, cfg.RemoteForwards()}, {&o.DynamicForwards, cfg.DynamicForwards()}} {
 		for _, f := range list.src {
-			// OpenSSH expands %-tokens in the socket paths of forwards.
-			if f.ListenPath != "" {
-				s, err := expandTokens(f.ListenPath, toks, pathTokens, false, false)
-				if err != nil {
-					errs = append(errs, &ConfigError{File: list.kw, Err: err})
-				}
-				f.ListenPath = s
-			}
-			if f.ConnectPath != "" {
-				s, err := expandTokens(f.ConnectPath, toks, pathTokens, false, false)
-				if err != nil {
-					errs = append(errs, &ConfigError{File: list.kw, Err: err})
-				}
-				f.ConnectPath = s
-			}
 			if !slices.Contains(*list.dst, f) {
 				*list.dst = append(*list.dst, f)
 			}
 		}
 	}
-	o.SendEnv = append(o.SendEnv, v.sendEnv...)
+	o.SendEnv = append(o.SendEnv, cfg.Get("sendenv")...)
 	if from("setenv") {
-		o.SetEnv = slices.Clone(v.setEnv)
+		o.SetEnv = cfg.Get("setenv")
 	}
 
 	for _, a := range []struct {
 		kw   string
 		kind algorithmKind
-		spec string
 		set  func([]string)
 	}{
-		{"ciphers", kindCiphersCS, v.ciphers, func(l []string) { o.CiphersCS, o.CiphersSC = l, slices.Clone(l) }},
-		{"macs", kindHmacCS, v.macs, func(l []string) { o.HmacCS, o.HmacSC = l, slices.Clone(l) }},
-		{"kexalgorithms", kindKex, v.kex, func(l []string) { o.KeyExchanges = l }},
-		{"hostkeyalgorithms", kindHostKey, v.hostKeyAlgorithms, func(l []string) { o.HostKeyAlgorithms = l }},
-		{"pubkeyacceptedalgorithms", kindPubkey, v.pubkeyAlgs, func(l []string) { o.PublicKeyAcceptedTypes = l }},
+		{"ciphers", kindCiphersCS, func(l []string) { o.CiphersCS, o.CiphersSC = l, slices.Clone(l) }},
+		{"macs", kindHmacCS, func(l []string) { o.HmacCS, o.HmacSC = l, slices.Clone(l) }},
+		{"kexalgorithms", kindKex, func(l []string) { o.KeyExchanges = l }},
+		{"hostkeyalgorithms", kindHostKey, func(l []string) { o.HostKeyAlgorithms = l }},
+		{"pubkeyacceptedalgorithms", kindPubkey, func(l []string) { o.PublicKeyAcceptedTypes = l }},
 	} {
 		if !from(a.kw) {
 			continue
 		}
-		list, err := configAlgorithms(a.kind, a.spec, p)
+		list, err := configAlgorithms(a.kind, cfg.AlgorithmSpec(a.kw), log)
 		if err != nil {
-			errs = append(errs, &ConfigError{File: v.pos[a.kw], Err: err})
+			fail(a.kw, err)
 			continue
 		}
 		a.set(list)
 	}
 
+	trueYes := map[string]string{"true": "yes", "false": "no"}
 	if from("stricthostkeychecking") {
-		apply("stricthostkeychecking", StrictHostKeyChecking(v.strictHostKeyChecking))
+		apply("stricthostkeychecking", StrictHostKeyChecking(cmp.Or(trueYes[value("stricthostkeychecking")], value("stricthostkeychecking"))))
 	}
 	if from("preferredauthentications") {
-		if methods := knownMethods(v.preferredAuth, p); methods != "" {
+		if methods := knownMethods(value("preferredauthentications"), log); methods != "" {
 			apply("preferredauthentications", PreferredAuthentications(methods))
 		}
 	}
 	if from("bindaddress") {
-		apply("bindaddress", BindAddress(v.bindAddress))
+		apply("bindaddress", BindAddress(value("bindaddress")))
 	}
 	if from("connecttimeout") {
-		o.Timeout = v.connectTimeout
+		o.Timeout = cfg.Duration("connecttimeout")
 	}
 	if from("serveraliveinterval") {
-		o.ServerAliveInterval = v.aliveInterval
+		o.ServerAliveInterval = cfg.Duration("serveraliveinterval")
 	}
 	if from("rekeylimit") {
-		o.RekeyLimitBytes = v.rekeyBytes
-	}
-	if from("rekeylimit.interval") && !explicit["RekeyLimit"] {
-		o.RekeyLimitInterval = v.rekeyInterval
+		// A half the file leaves out is 0, the default, as in Options.
+		o.RekeyLimitBytes, o.RekeyLimitInterval = cfg.RekeyLimit()
 	}
 	if from("loglevel") {
-		o.LogLevel = v.logLevel
+		if lv, err := parseLogLevel(value("loglevel")); err == nil {
+			o.LogLevel = lv
+		}
 	}
 	if from("addressfamily") {
-		o.AddressFamily = v.addressFamily
+		o.AddressFamily = value("addressfamily")
 	}
 	if from("requesttty") {
-		o.RequestTTY = v.requestTTY
+		o.RequestTTY = cmp.Or(trueYes[value("requesttty")], value("requesttty"))
 	}
 	for kw, dst := range map[string]*bool{
 		"identitiesonly": &o.IdentitiesOnly, "hashknownhosts": &o.HashKnownHosts,
 		"passwordauthentication": &o.PasswordAuthentication, "kbdinteractiveauthentication": &o.KbdInteractiveAuthentication,
-		"pubkeyauthentication": &o.PubkeyAuthentication, "batchmode": &o.BatchMode,
+		"batchmode": &o.BatchMode,
 	} {
 		if from(kw) {
-			*dst = map[string]bool{
-				"identitiesonly": v.identitiesOnly, "hashknownhosts": v.hashKnownHosts,
-				"passwordauthentication": v.passwordAuth, "kbdinteractiveauthentication": v.kbdintAuth,
-				"pubkeyauthentication": v.pubkeyAuth, "batchmode": v.batchMode,
-			}[kw]
+			*dst = cfg.Bool(kw)
 		}
 	}
-	if o.BatchMode && !v.set["serveraliveinterval"] {
+	if from("pubkeyauthentication") {
+		// unbound and host-bound are "yes" here: the
+		// publickey-hostbound extension is not implemented.
+		o.PubkeyAuthentication = value("pubkeyauthentication") != "false"
+	}
+	if o.BatchMode && !cfg.IsSet("serveraliveinterval") && !pre["serveraliveinterval"] {
 		o.ServerAliveInterval = 5 * time.Minute // OpenSSH's default in batch mode
 	}
 	if from("checkhostip") {
-		apply("checkhostip", CheckHostIP(v.checkHostIP))
+		apply("checkhostip", CheckHostIP(cfg.Bool("checkhostip")))
 	}
 	if from("numberofpasswordprompts") {
-		o.NumberOfPasswordPrompts = v.passwordPrompts
+		o.NumberOfPasswordPrompts = cfg.Int("numberofpasswordprompts")
 	}
 	if from("serveralivecountmax") {
-		o.ServerAliveCountMax = v.aliveCountMax
+		o.ServerAliveCountMax = cfg.Int("serveralivecountmax")
 	}
 	return errors.Join(errs...)
 }
 
-// agentPath resolves an IdentityAgent or ForwardAgent value: "none" and
-// "SSH_AUTH_SOCK" stay as they are, a legacy "$NAME" is read from the
-// environment, anything else is expanded like a path.
-func agentPath(kw, raw string, expand func(kw, raw string) (string, bool)) (string, bool) {
-	switch {
-	case raw == "none" || raw == "SSH_AUTH_SOCK":
-		return raw, true
-	case strings.HasPrefix(raw, "$") && !strings.HasPrefix(raw, "${"):
-		if v := os.Getenv(raw[1:]); v != "" {
-			return v, true
-		}
-		return "none", true
+// jumpSpec is the ProxyJump value as configured ("none" included).
+func jumpSpec(cfg *sshconfig.Config) string {
+	if v := cfg.Get("proxyjump"); len(v) > 0 {
+		return v[0]
 	}
-	return expand(kw, raw)
+	return "none"
+}
+
+// agentPath resolves an IdentityAgent or ForwardAgent value as ssh does
+// when it uses it: "none" and "SSH_AUTH_SOCK" stay as they are, a legacy
+// "$NAME" is read from the environment ("none" when unset); anything else
+// sshconfig has already expanded.
+func agentPath(v string) string {
+	if strings.HasPrefix(v, "$") && !strings.HasPrefix(v, "${") {
+		if e := os.Getenv(v[1:]); e != "" {
+			return e
+		}
+		return "none"
+	}
+	return v
+}
+
+// logLevelNames maps OpenSSH's LogLevel names onto libssh's verbosities, as
+// libssh's config parser does.
+var logLevelNames = map[string]LogVerbosity{
+	"quiet": LogNoLogging, "silent": LogNoLogging, "fatal": LogWarning, "error": LogWarning, "info": LogWarning,
+	"verbose": LogProtocol, "debug": LogPacket, "debug1": LogPacket,
+	"debug2": LogFunctions, "debug3": LogFunctions,
+}
+
+func parseLogLevel(s string) (LogVerbosity, error) {
+	lv, ok := logLevelNames[strings.ToLower(s)]
+	if !ok {
+		return 0, fmt.Errorf("unsupported log level %q", s)
+	}
+	return lv, nil
 }
 
 // configAlgorithms resolves an algorithm list from a file. Names x/crypto
 // does not implement (OpenSSH knows more: umac, sk- keys, sntrup) are
 // dropped with a log message rather than failing the whole config; a list
 // with nothing this library can use is an error.
-func configAlgorithms(kind algorithmKind, spec string, p *configParser) ([]string, error) {
+func configAlgorithms(kind algorithmKind, spec string, log *slog.Logger) ([]string, error) {
 	op, list := "", spec
 	if spec != "" && strings.ContainsAny(spec[:1], "+-^") {
 		op, list = spec[:1], spec[1:]
@@ -569,7 +590,7 @@ func configAlgorithms(kind algorithmKind, spec string, p *configParser) ([]strin
 		}
 	}
 	if len(dropped) > 0 {
-		p.log.Info("ssh_config: algorithms not implemented by this library are skipped", "list", spec, "skipped", dropped)
+		log.Info("ssh_config: algorithms not implemented by this library are skipped", "list", spec, "skipped", dropped)
 	}
 	if len(keep) == 0 {
 		if op == "+" || op == "^" || op == "-" {
@@ -581,14 +602,14 @@ func configAlgorithms(kind algorithmKind, spec string, p *configParser) ([]strin
 }
 
 // knownMethods keeps the method names PreferredAuthentications knows.
-func knownMethods(list string, p *configParser) string {
+func knownMethods(list string, log *slog.Logger) string {
 	var keep []string
 	for m := range strings.SplitSeq(list, ",") {
 		switch m {
 		case "none", "publickey", "password", "keyboard-interactive", "hostbased", "gssapi-with-mic":
 			keep = append(keep, m)
 		default:
-			p.log.Info("ssh_config: unknown authentication method skipped", "method", m)
+			log.Info("ssh_config: unknown authentication method skipped", "method", m)
 		}
 	}
 	return strings.Join(keep, ",")
@@ -710,7 +731,7 @@ func (o Options) String() string {
 	}
 	line("rekeylimit", strconv.FormatInt(o.RekeyLimitBytes, 10)+" "+seconds(o.RekeyLimitInterval))
 	if o.ProxyJump != "" && !strings.EqualFold(o.ProxyJump, "none") {
-		line("proxyjump", formatJumpList(o.ProxyJump))
+		line("proxyjump", sshconfig.FormatProxyJump(o.ProxyJump))
 	}
 	return b.String()
 }

@@ -1,6 +1,11 @@
 package ssh
 
 import (
+	"cmp"
+	"strconv"
+
+	"github.com/libssh-go/libssh/sshconfig"
+
 	"bytes"
 	"errors"
 	"fmt"
@@ -31,8 +36,8 @@ func dialProxyCommand(opts Options, log *slog.Logger) (net.Conn, error) {
 	if orig == "" {
 		orig = opts.Host
 	}
-	toks := connectionTokens(localInfo{}, opts.Host, orig, opts.Port, opts.User, opts.HostKeyAlias, "")
-	line, err := expandTokens(opts.ProxyCommand, toks, proxyTokens, false, true)
+	toks := sshconfig.Tokens{'h': opts.Host, 'k': cmp.Or(opts.HostKeyAlias, orig), 'n': orig, 'p': strconv.Itoa(opts.Port), 'r': opts.User}
+	line, err := toks.ExpandShell(opts.ProxyCommand, sshconfig.TokensProxyCommand)
 	if err != nil {
 		return nil, &OptionError{Option: "ProxyCommand", Value: opts.ProxyCommand, Err: err}
 	}

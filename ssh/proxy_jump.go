@@ -14,6 +14,8 @@ import (
 	"time"
 
 	gossh "golang.org/x/crypto/ssh"
+
+	"github.com/libssh-go/libssh/sshconfig"
 )
 
 // maxJumpHops bounds one ProxyJump list, and maxJumpDepth the nesting of
@@ -29,111 +31,10 @@ const (
 var errJumpLoop = errors.New("jump host loop")
 
 // jumpHost is one element of a ProxyJump list.
-type jumpHost struct {
-	user string // "" = from the hop's configuration
-	host string
-	port int // 0 = from the hop's configuration
-}
+type jumpHost = sshconfig.JumpHost
 
-func (j jumpHost) String() string {
-	s := j.host
-	if strings.Contains(s, ":") || strings.Trim(s, "0123456789.") == "" {
-		s = "[" + s + "]"
-	}
-	if j.user != "" {
-		s = j.user + "@" + s
-	}
-	if j.port > 0 {
-		s += ":" + strconv.Itoa(j.port)
-	}
-	return s
-}
-
-// parseJumpList parses a ProxyJump value: comma-separated
-// "[user@]host[:port]" or "ssh://[user@]host[:port]" elements, IPv6
-// addresses in brackets, as OpenSSH's parse_jump. An empty element, an
-// empty user or host, a bad port or a bare IPv6 address is an error.
-func parseJumpList(spec string) ([]jumpHost, error) {
-	if spec == "" {
-		return nil, errors.New("empty ProxyJump")
-	}
-	var hops []jumpHost
-	for _, e := range strings.Split(spec, ",") {
-		j, err := parseJumpHost(e)
-		if err != nil {
-			return nil, err
-		}
-		hops = append(hops, j)
-	}
-	if len(hops) > maxJumpHops {
-		return nil, fmt.Errorf("more than %d jump hosts", maxJumpHops)
-	}
-	return hops, nil
-}
-
-func parseJumpHost(s string) (jumpHost, error) {
-	bad := func(why string) (jumpHost, error) { return jumpHost{}, fmt.Errorf("jump host %q: %s", s, why) }
-	rest := s
-	uri := strings.HasPrefix(strings.ToLower(s), "ssh://")
-	if uri {
-		rest = s[len("ssh://"):]
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			if rest[i:] != "/" {
-				return bad("a path is not allowed")
-			}
-			rest = rest[:i]
-		}
-	}
-	var j jumpHost
-	if at := strings.LastIndexByte(rest, '@'); at >= 0 {
-		j.user, rest = rest[:at], rest[at+1:]
-		if j.user == "" {
-			return bad("empty user")
-		}
-	}
-	port := ""
-	if strings.HasPrefix(rest, "[") {
-		end := strings.IndexByte(rest, ']')
-		if end < 0 {
-			return bad("unterminated [")
-		}
-		j.host, rest = rest[1:end], rest[end+1:]
-		if rest != "" && !strings.HasPrefix(rest, ":") {
-			return bad("junk after ]")
-		}
-		port = strings.TrimPrefix(rest, ":")
-	} else {
-		j.host, port, _ = strings.Cut(rest, ":")
-	}
-	if j.host == "" {
-		return bad("empty host")
-	}
-	if port != "" {
-		p, err := parsePort(port)
-		if err != nil {
-			return bad(err.Error())
-		}
-		j.port = p
-	}
-	if strings.ContainsFunc(j.host+j.user, badNameRune) {
-		return bad("white space or control characters")
-	}
-	return j, nil
-}
-
-// formatJumpList prints a ProxyJump value as `ssh -G` does: the hops before
-// the last as written, the last one rebuilt.
-func formatJumpList(spec string) string {
-	hops, err := parseJumpList(spec)
-	if err != nil {
-		return spec
-	}
-	last := hops[len(hops)-1].String()
-	if i := strings.LastIndexByte(spec, ','); i >= 0 {
-		return spec[:i] + "," + last
-	}
-	return last
-}
+// parseJumpList parses a ProxyJump value (sshconfig.ParseProxyJump).
+func parseJumpList(spec string) ([]jumpHost, error) { return sshconfig.ParseProxyJump(spec) }
 
 // dialTransport opens the byte stream Connect runs SSH over: the Socket
 // option, a ProxyJump chain, a ProxyCommand, or a TCP connection.
@@ -168,7 +69,7 @@ func (s *Session) dialJump(ctx context.Context, opts Options) (net.Conn, error) 
 		orig = opts.Host
 	}
 	// ssh_config(5): ProxyJump accepts %h, %n, %p, %r (and %%).
-	spec, err := expandTokens(opts.ProxyJump, tokenValues{'h': opts.Host, 'n': orig, 'p': strconv.Itoa(opts.Port), 'r': opts.User}, "hnpr", false, false)
+	spec, err := sshconfig.Tokens{'h': opts.Host, 'n': orig, 'p': strconv.Itoa(opts.Port), 'r': opts.User}.Expand(opts.ProxyJump, sshconfig.TokensProxyJump)
 	if err != nil {
 		return nil, &OptionError{Option: "ProxyJump", Value: opts.ProxyJump, Err: err}
 	}
@@ -247,7 +148,7 @@ func (s *Session) dialJump(ctx context.Context, opts Options) (net.Conn, error) 
 // resolved, not connected).
 func checkJumpLoop(dest Options, hops []jumpHost, sessions []*Session) error {
 	loops := func(h jumpHost, o Options) bool {
-		return h.host == strings.ToLower(o.Host) && cmp.Or(h.port, 22) == o.Port && cmp.Or(h.user, o.User) == o.User
+		return h.Host == strings.ToLower(o.Host) && cmp.Or(h.Port, 22) == o.Port && cmp.Or(h.User, o.User) == o.User
 	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		next := dest
@@ -268,12 +169,12 @@ func checkJumpLoop(dest Options, hops []jumpHost, sessions []*Session) error {
 // logging and timeout.
 func newHopSession(parent Options, h jumpHost, cb AuthCallback) (*Session, error) {
 	hop := NewSession()
-	opts := []Option{Hostname(h.host), SSHDir(parent.SSHDir), Logger(parent.Logger), ProcessConfig(parent.ProcessConfig)}
-	if h.user != "" {
-		opts = append(opts, User(h.user))
+	opts := []Option{Hostname(h.Host), SSHDir(parent.SSHDir), Logger(parent.Logger), ProcessConfig(parent.ProcessConfig)}
+	if h.User != "" {
+		opts = append(opts, User(h.User))
 	}
-	if h.port != 0 {
-		opts = append(opts, Port(h.port))
+	if h.Port != 0 {
+		opts = append(opts, Port(h.Port))
 	}
 	if err := hop.SetOption(opts...); err != nil {
 		return nil, err

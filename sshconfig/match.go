@@ -1,4 +1,4 @@
-package ssh
+package sshconfig
 
 import (
 	"context"
@@ -6,18 +6,26 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
-	"runtime"
+	"strconv"
 	"strings"
+
+	"github.com/libssh-go/libssh/internal/pattern"
 )
 
 // maxSubpattern mirrors the 1024-byte buffer of OpenSSH's
 // match_pattern_list: a longer element never matches.
 const maxSubpattern = 1023
 
-// matchPatternList matches s against a comma-separated pattern list, each
-// element optionally negated with '!', as OpenSSH's match_pattern_list: 1 if
-// an element matched and no negated one did, -1 if a negated element
-// matched, 0 otherwise. lower lowercases the patterns (s is taken as is).
+func globMatch(pat, s string) bool { return pattern.Match(pat, s) }
+
+// MatchPatternList matches s against a comma-separated pattern list, each
+// element optionally negated with '!', as OpenSSH's match_pattern_list: 1
+// if an element matched and no negated one did, -1 if a negated element
+// matched, 0 otherwise. "*" matches any run of bytes, "?" exactly one.
+func MatchPatternList(s, list string) int { return matchPatternList(s, list, false) }
+
+// matchPatternList is MatchPatternList; lower lowercases the patterns (s is
+// taken as is).
 func matchPatternList(s, list string, lower bool) int {
 	got := 0
 	for _, sub := range strings.Split(list, ",") {
@@ -31,7 +39,7 @@ func matchPatternList(s, list string, lower bool) int {
 		if lower {
 			sub = strings.ToLower(sub)
 		}
-		if matchGlob(sub, s) {
+		if globMatch(sub, s) {
 			if negated {
 				return -1
 			}
@@ -51,22 +59,22 @@ func matchHostname(host, list string) bool {
 // "canonical"/"final", as in Fedora's "Match final all"); '!' negates one
 // criterion; "exec" runs only when the criteria before it held. It also
 // records that a final pass is wanted when "final" appears.
-func (p *configParser) evalMatch(cond string) (bool, error) {
-	v := p.v
-	port := v.port
+func (p *parser) evalMatch(cond string) (bool, error) {
+	c := p.c
+	port, _ := strconv.Atoi(c.first1("port"))
 	if port <= 0 {
 		port = 22
 	}
-	ruser := v.user
+	ruser := c.first1("user")
 	if ruser == "" {
 		ruser = p.local.user
 	}
 	host := p.origHost
 	switch {
 	case p.final:
-		host = v.finalHost
-	case v.set["hostname"]:
-		h, err := expandTokens(v.hostname, tokenValues{'h': p.origHost}, hostnameTokens, false, false)
+		host = c.finalHost
+	case c.set["hostname"]:
+		h, err := expandTokens(c.first1("hostname"), Tokens{'h': p.origHost}, TokensHostname, false, false)
 		if err != nil {
 			return false, err
 		}
@@ -120,31 +128,33 @@ func (p *configParser) evalMatch(cond string) (bool, error) {
 			hit = matchPatternList(p.local.user, arg, false) == 1
 		case "tagged":
 			// OpenSSH 9.4+: the Tag keyword's value ("" when unset).
-			hit = matchPatternList(v.tag, arg, false) == 1
+			hit = matchPatternList(c.first1("tag"), arg, false) == 1
 		case "localnetwork":
 			nets, err := parseCIDRList(arg)
 			if err != nil {
 				return false, err
 			}
-			hit = localNetworkMatch(nets)
+			if hit, err = p.localNetworkMatch(nets); err != nil {
+				return false, err
+			}
 		case "exec":
 			if !result {
 				continue // an earlier criterion failed: OpenSSH skips the command
 			}
-			alias := v.hostKeyAlias // match_cfg_line: %k falls back to the host, not the name given
+			alias := c.first1("hostkeyalias") // match_cfg_line: %k falls back to the host, not the name given
 			if alias == "" {
 				alias = host
 			}
 			toks := connectionTokens(p.local, host, p.origHost, port, ruser, alias, "")
-			cmd, err := expandTokens(arg, toks, execTokens, false, true)
+			cmd, err := expandTokens(arg, toks, TokensExec, false, true)
 			if err != nil {
 				return false, err
 			}
-			run := p.runExec
+			run := p.in.Exec
 			if run == nil {
 				run = p.runMatchExec
 			}
-			if hit, err = run(cmd); err != nil {
+			if hit, err = run(p.ctx, cmd); err != nil {
 				return false, err
 			}
 		default:
@@ -162,25 +172,28 @@ func (p *configParser) evalMatch(cond string) (bool, error) {
 
 // runMatchExec runs a Match exec command through /bin/sh -c, with stdin and
 // stdout on the null device, and reports whether it exited with status 0.
-// OpenSSH uses $SHELL; this library always uses /bin/sh, so that a login
+// OpenSSH uses $SHELL; this package always uses /bin/sh, so that a login
 // shell's startup files cannot change what a config means. A command that
 // cannot be started at all is an error, as in OpenSSH.
 //
-// OpenSSH waits for the command however long it takes; here the parse's ctx
-// (Connect's) bounds it. When the ctx ends, the command's whole process
-// group is killed, so nothing it started outlives the ctx, and the error
-// matches the ctx's. What it leaves running in the background after
-// exiting by itself is left alone, as OpenSSH does.
-func (p *configParser) runMatchExec(command string) (bool, error) {
-	if runtime.GOOS == "windows" {
-		return false, fmt.Errorf("%w: Match exec needs a POSIX shell", ErrUnsupported)
+// OpenSSH waits for the command however long it takes; here ctx bounds
+// it. When the ctx ends, the command's whole process group is killed, so
+// nothing it started outlives the ctx, and the error matches the ctx's.
+// What it leaves running in the background after exiting by itself is
+// left alone, as OpenSSH does.
+func (p *parser) runMatchExec(ctx context.Context, command string) (bool, error) {
+	if isWindows {
+		return false, fmt.Errorf("Match exec needs a POSIX shell: %w", errors.ErrUnsupported)
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	p.log.Debug("ssh_config: Match exec", "command", command)
-	cmd := exec.CommandContext(p.ctx, "/bin/sh", "-c", command)
+	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
 	killGroupOnCancel(cmd)
 	err := cmd.Run()
-	if p.ctx.Err() != nil {
-		return false, fmt.Errorf("Match exec %q: %w", command, context.Cause(p.ctx))
+	if ctx.Err() != nil {
+		return false, fmt.Errorf("Match exec %q: %w", command, context.Cause(ctx))
 	}
 	if err == nil {
 		return true, nil
@@ -221,32 +234,42 @@ func parseCIDRList(list string) ([]*net.IPNet, error) {
 	return nets, nil
 }
 
-// localNetworkMatch reports whether an address of an up local interface lies
-// in one of nets (OpenSSH 9.4+ "Match localnetwork").
-func localNetworkMatch(nets []*net.IPNet) bool {
-	ifaces, err := net.Interfaces()
-	if err != nil {
-		return false
-	}
-	for _, ifc := range ifaces {
-		if ifc.Flags&net.FlagUp == 0 {
-			continue
+// localNetworkMatch reports whether a local address lies in one of nets
+// (OpenSSH 9.4+ "Match localnetwork"): Input.LocalAddrs, or the addresses
+// of the interfaces that are up.
+func (p *parser) localNetworkMatch(nets []*net.IPNet) (bool, error) {
+	var ips []net.IP
+	if p.in.LocalAddrs != nil {
+		var err error
+		if ips, err = p.in.LocalAddrs(); err != nil {
+			return false, fmt.Errorf("Match localnetwork: %w", err)
 		}
-		addrs, err := ifc.Addrs()
+	} else {
+		ifaces, err := net.Interfaces()
 		if err != nil {
-			continue
+			return false, nil
 		}
-		for _, a := range addrs {
-			ipn, ok := a.(*net.IPNet)
-			if !ok {
+		for _, ifc := range ifaces {
+			if ifc.Flags&net.FlagUp == 0 {
 				continue
 			}
-			for _, n := range nets {
-				if n.Contains(ipn.IP) {
-					return true
+			addrs, err := ifc.Addrs()
+			if err != nil {
+				continue
+			}
+			for _, a := range addrs {
+				if ipn, ok := a.(*net.IPNet); ok {
+					ips = append(ips, ipn.IP)
 				}
 			}
 		}
 	}
-	return false
+	for _, ip := range ips {
+		for _, n := range nets {
+			if n.Contains(ip) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

@@ -1,17 +1,17 @@
-package ssh
+package sshconfig
 
 import (
 	"context"
-	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// FuzzConfigParse feeds arbitrary files to the resolver: it must never
-// panic, hang or run a command, whatever the input. Match exec is stubbed
-// (commands would run on the fuzzing machine); the exec criterion itself is
-// still parsed and its tokens expanded.
+// FuzzConfigParse feeds arbitrary files to Resolve: it must never panic,
+// hang or run a command, whatever the input. Match exec is stubbed through
+// Input.Exec (commands would run on the fuzzing machine); the exec
+// criterion itself is still parsed and its tokens expanded.
 func FuzzConfigParse(f *testing.F) {
 	for _, seed := range []string{
 		"Host a\n  Port 2222\n",
@@ -27,6 +27,8 @@ func FuzzConfigParse(f *testing.F) {
 		"CanonicalizeHostname yes\nMatch canonical !final\n  Port 3\n",
 		"IgnoreUnknown *\nWhatever x\n",
 		"Tag t\nMatch localnetwork 127.0.0.0/8 tagged t\n  SetEnv A=1 A=2\n",
+		"EscapeChar ^A\nIPQoS af21 0x10\nAddKeysToAgent confirm 5m\nControlPersist 10m\nTunnelDevice 1:any\n",
+		"StreamLocalBindMask 022\nPermitRemoteOpen a:1 b:2\nCanonicalizePermittedCNAMEs *.a:*.b\nControlPath ~/%C\n",
 	} {
 		f.Add(seed, "host")
 	}
@@ -39,25 +41,14 @@ func FuzzConfigParse(f *testing.F) {
 		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		o := defaultOptions()
-		o.Host, o.SSHDir = host, dir
-		p := &configParser{
-			ctx:      context.Background(),
-			log:      slog.New(slog.DiscardHandler),
-			local:    currentLocalInfo(),
-			sshDir:   dir,
-			sysDir:   dir,
-			origHost: host,
-			v:        newConfigValues(o, map[string]bool{}),
-			runExec:  func(cmd string) (bool, error) { return len(cmd)%2 == 0, nil },
-		}
-		if err := p.resolve([]configFile{{path: path, flags: fileUser, mustExist: true}}); err != nil {
+		cfg, err := Resolve(context.Background(), host, Input{
+			ConfigFile: path, SSHDir: dir,
+			Exec:       func(_ context.Context, cmd string) (bool, error) { return len(cmd)%2 == 0, nil },
+			LocalAddrs: func() ([]net.IP, error) { return []net.IP{net.IPv4(127, 0, 0, 1)}, nil },
+		})
+		if err != nil {
 			return
 		}
-		next := o.clone()
-		if err := p.v.applyTo(&next, map[string]bool{}, p); err != nil {
-			return
-		}
-		_ = next.String()
+		_ = cfg.String()
 	})
 }
