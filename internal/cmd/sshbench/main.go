@@ -83,6 +83,7 @@ type config struct {
 	knownHosts string
 	quick      bool
 	out        string
+	pin        bool // -pin: client on one core, sshd on another (pin_linux.go)
 
 	rssChild string // "lib" or "xcrypto" in the RSS child process
 }
@@ -114,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.knownHosts, "known-hosts", "", "known_hosts file with -host's keys (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 64 MiB per transfer (overrides -size)")
 	fs.StringVar(&cfg.out, "out", "", "also write the table as Markdown to this file")
+	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sshbench [flags]\n\nMeasures libssh-go, raw x/crypto/ssh and OpenSSH's ssh on one sshd.")
