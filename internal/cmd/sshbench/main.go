@@ -8,6 +8,8 @@
 //	go run ./internal/cmd/sshbench -quick          # 64 MiB smoke run
 //	go run ./internal/cmd/sshbench -runs 3 -out bench.md
 //	go run ./internal/cmd/sshbench -host h -port 22 -user u -identity ~/.ssh/id_ed25519
+//	go run ./internal/cmd/sshbench -pin            # client on one core, sshd on another
+//	go run ./internal/cmd/sshbench -fanout 10000   # many idle sessions (fanout_linux.go)
 //
 // Without -host it starts its own sshd (/usr/sbin/sshd -D) on a free port of
 // 127.0.0.1, with host keys and a client key made by ssh-keygen in a
