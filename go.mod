@@ -8,4 +8,9 @@ require (
 	golang.org/x/term v0.47.0
 )
 
-require golang.org/x/sys v0.49.0
+require (
+	github.com/pkg/sftp v1.13.12
+	golang.org/x/sys v0.49.0
+)
+
+require github.com/kr/fs v0.1.0 // indirect

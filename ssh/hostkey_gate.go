@@ -6,38 +6,24 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/libssh-go/libssh/knownhosts"
 	gossh "golang.org/x/crypto/ssh"
 )
 
 // KnownHostsState is what known_hosts says about the server's key (libssh's
-// ssh_known_hosts_e). The zero value is KnownHostsUnknown, so a state that
-// was never computed is never mistaken for a match.
-type KnownHostsState int
+// ssh_known_hosts_e): knownhosts.State. The zero value is
+// KnownHostsUnknown, so a state that was never computed is never mistaken
+// for a match.
+type KnownHostsState = knownhosts.State
 
 // The known_hosts states, as libssh-rs names them.
 const (
-	KnownHostsUnknown  KnownHostsState = iota // files exist, no entry for this host
-	KnownHostsNotFound                        // no known_hosts file exists
-	KnownHostsOK                              // the key is recorded for this host
-	KnownHostsChanged                         // a key of the same type is recorded, and differs
-	KnownHostsOther                           // only keys of other types are recorded
+	KnownHostsUnknown  = knownhosts.Unknown  // files exist, no entry for this host
+	KnownHostsNotFound = knownhosts.NotFound // no known_hosts file exists
+	KnownHostsOK       = knownhosts.OK       // the key is recorded for this host
+	KnownHostsChanged  = knownhosts.Changed  // a key of the same type is recorded, and differs
+	KnownHostsOther    = knownhosts.Other    // only keys of other types are recorded
 )
-
-// String is the state in words, as in messages.
-func (k KnownHostsState) String() string {
-	switch k {
-	case KnownHostsNotFound:
-		return "not found"
-	case KnownHostsOK:
-		return "ok"
-	case KnownHostsChanged:
-		return "changed"
-	case KnownHostsOther:
-		return "other"
-	default:
-		return "unknown"
-	}
-}
 
 // ErrHostKeyChanged is wrapped by the *HostKeyError for a key that differs
 // from the recorded one, including a key that changes during a re-key. Such

@@ -1,15 +1,10 @@
 package ssh
 
 import (
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
-	"os"
-	"path/filepath"
-	"strings"
 
+	"github.com/libssh-go/libssh/knownhosts"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -73,110 +68,11 @@ func (c *conn) recordHostKey(key gossh.PublicKey, ipState KnownHostsState) error
 	if names.ip != "" && ipState != KnownHostsOK {
 		hosts = append(hosts, names.ip)
 	}
-	text, err := knownHostsLines(hosts, key, c.opts.HashKnownHosts)
-	if err != nil {
-		return err
-	}
 	path := c.opts.KnownHosts[0]
-	if err := appendKnownHosts(path, text); err != nil {
+	if err := knownhosts.Append(path, hosts, key, c.opts.HashKnownHosts); err != nil {
 		return err
 	}
 	c.log.Info("known_hosts: recorded host key", "file", path, "host", names.host,
 		"type", key.Type(), "fingerprint", gossh.FingerprintSHA256(key))
-	return nil
-}
-
-// knownHostsLines returns the text recording key for hosts: one line
-// "host1,host2 type base64", or with hash one hashed line per host, as
-// OpenSSH writes them. A certificate is recorded as its plain key.
-func knownHostsLines(hosts []string, key gossh.PublicKey, hash bool) (string, error) {
-	for _, h := range hosts {
-		if err := checkRecordableHost(h); err != nil {
-			return "", err
-		}
-	}
-	if cert, ok := key.(*gossh.Certificate); ok {
-		key = cert.Key
-	}
-	k := NewKey(key).AuthorizedKey()
-	if !hash {
-		return strings.Join(hosts, ",") + " " + k + "\n", nil
-	}
-	var b strings.Builder
-	for _, h := range hosts {
-		b.WriteString(HashKnownHostsHostname(h) + " " + k + "\n")
-	}
-	return b.String(), nil
-}
-
-// appendKnownHosts appends text (whole lines) to the file at path. It
-// refuses a path that exists and is not a regular file before opening it:
-// opening a FIFO for writing would block. os.DevNull takes the text and
-// keeps nothing.
-func appendKnownHosts(path, text string) (err error) {
-	fail := func(err error) error {
-		return fmt.Errorf("%w: %s: %w", ErrKnownHostsFile, path, err)
-	}
-	if filepath.Clean(path) == os.DevNull {
-		return nil
-	}
-	if fi, err := os.Stat(path); err == nil {
-		if err := checkKnownHostsFileInfo(fi); err != nil {
-			return fail(err)
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fail(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fail(err)
-	}
-	// O_RDWR: the last byte is read, under the lock, to see whether the
-	// file ends in a newline.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return fail(err)
-	}
-	defer func() {
-		if cerr := f.Close(); cerr != nil && err == nil {
-			err = fail(cerr)
-		}
-	}()
-	fi, err := f.Stat()
-	if err != nil {
-		return fail(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return fail(fmt.Errorf("not a regular file (%s)", fi.Mode().Type()))
-	}
-	unlock, err := lockFile(f)
-	if err != nil {
-		return fail(err)
-	}
-	defer unlock()
-
-	// Under the lock nobody else appends, so the size and the last byte are
-	// those the write will follow.
-	if fi, err = f.Stat(); err != nil {
-		return fail(err)
-	}
-	buf := []byte(text)
-	if size := fi.Size(); size > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, size-1); err != nil && !errors.Is(err, io.EOF) {
-			return fail(err)
-		}
-		if last[0] != '\n' {
-			buf = append([]byte{'\n'}, buf...)
-		}
-	}
-	// One write(2) of whole lines with O_APPEND: even a writer that does
-	// not take the lock cannot split them.
-	n, err := f.Write(buf)
-	if err != nil {
-		return fail(err)
-	}
-	if n != len(buf) {
-		return fail(io.ErrShortWrite)
-	}
 	return nil
 }

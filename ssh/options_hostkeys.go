@@ -1,5 +1,7 @@
 package ssh
 
+import "github.com/libssh-go/libssh/knownhosts"
+
 // HostKeyAlias makes known_hosts lookups and records use alias instead of
 // the host name and port (OpenSSH HostKeyAlias), for instance for several
 // servers behind one address, or a tunnel to localhost. The alias is used as
@@ -13,7 +15,7 @@ func HostKeyAlias(alias string) Option {
 			o.HostKeyAlias = ""
 			return nil
 		}
-		if err := checkRecordableHost(alias); err != nil {
+		if err := knownhosts.CheckHostName(alias); err != nil {
 			return &OptionError{Option: "HostKeyAlias", Value: alias, Err: err}
 		}
 		o.HostKeyAlias = alias

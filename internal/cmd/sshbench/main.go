@@ -10,6 +10,8 @@
 //	go run ./internal/cmd/sshbench -host h -port 22 -user u -identity ~/.ssh/id_ed25519
 //	go run ./internal/cmd/sshbench -pin            # client on one core, sshd on another
 //	go run ./internal/cmd/sshbench -fanout 10000   # many idle sessions (fanout_linux.go)
+//	go run ./internal/cmd/sshbench -sftp -size 256MiB -runs 3 -rtt 0,10ms,50ms
+//	go run ./internal/cmd/sshbench -sftp -sftp-clients lib-sftp,openssh-sftp -rtt 50ms
 //
 // Without -host it starts its own sshd (/usr/sbin/sshd -D) on a free port of
 // 127.0.0.1, with host keys and a client key made by ssh-keygen in a
@@ -46,6 +48,16 @@
 //     VmRSS; "over baseline" subtracts the VmRSS the child had before
 //     connecting (the Go runtime and the binary). openssh is the VmRSS of
 //     the ssh process.
+//
+// With -sftp it measures file transfers instead, on its own sshd: get and
+// put of one -size file of random bytes by this library's sftp (default
+// options, and Channels(1)), github.com/pkg/sftp (defaults, and its
+// concurrency options), OpenSSH's "sftp -b" and "scp -O", and this
+// library's scp; on loopback and, for each non-zero -rtt, through
+// internal/delayproxy adding that round-trip time. Each result file's
+// sha256 is checked after the timed part. The table shows the median MB/s
+// of -runs transfers and ratios measured in the same run (lib-sftp over
+// openssh-sftp and over pkg/sftp, lib-scp over openssh-scp).
 //
 // The ratio columns are lib divided by the other client, for every unit: for
 // MB/s above 1 means the library is faster, for ms and MiB above 1 means it
@@ -87,6 +99,10 @@ type config struct {
 	out        string
 	pin        bool // -pin: client on one core, sshd on another (pin_linux.go)
 
+	sftp        bool            // -sftp: the file-transfer table instead of the ssh rows
+	rtts        []time.Duration // -rtt: round-trip times of the file-transfer rows (0: loopback)
+	fileClients map[string]bool // -sftp-clients: nil for all
+
 	rssChild string // "lib" or "xcrypto" in the RSS child process
 
 	fanout       int    // -fanout N: the many-sessions bench (fanout_linux.go)
@@ -122,6 +138,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 64 MiB per transfer (overrides -size)")
 	fs.StringVar(&cfg.out, "out", "", "also write the table as Markdown to this file")
 	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
+	fs.BoolVar(&cfg.sftp, "sftp", false, "measure file transfers (sftp, scp: get and put of one -size file) instead of the ssh rows")
+	rtts := fs.String("rtt", "0,10ms,50ms", "with -sftp: round-trip times to add with a delay proxy (0 = loopback)")
+	clients := fs.String("sftp-clients", "", "with -sftp: comma-separated columns (lib-sftp,lib-sftp-1ch,pkg-sftp,pkg-sftp-conc,openssh-sftp,openssh-scp,lib-scp; default all)")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
 	fs.IntVar(&cfg.fanout, "fanout", 0, "instead of the table: N idle sessions in one process, then one exec on each")
 	fs.StringVar(&cfg.fanoutChild, "fanout-child", "", "")
@@ -150,6 +169,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, err
 	}
 	cfg.size = n
+	if cfg.rtts, err = parseRTTs(*rtts); err != nil {
+		return cfg, err
+	}
+	cfg.fileClients = parseClients(*clients)
 	if cfg.quick {
 		cfg.size = quickSize
 	}

@@ -162,11 +162,25 @@ func (s *sshd) writeFiles(hostKeyPaths []string) error {
 	// The channel-latency loop opens 50 channels in a row on one connection,
 	// and the latency loop connects 60 times: keep sshd's limits out of the way.
 	line("MaxSessions 100")
+	// The file-transfer rows (-sftp) need the sftp subsystem; Debian's
+	// sshd_config names the same program.
+	line("Subsystem sftp %s", sftpServerPath())
 	line("MaxStartups 100")
 	if err := os.WriteFile(filepath.Join(s.dir, "sshd_config"), []byte(cfg.String()), 0o600); err != nil {
 		return err
 	}
 	return os.WriteFile(s.knownHosts, []byte(kh.String()), 0o600)
+}
+
+// sftpServerPath is OpenSSH's sftp-server, or sshd's built-in one when the
+// program is not where Debian and Fedora install it.
+func sftpServerPath() string {
+	for _, p := range []string{"/usr/lib/openssh/sftp-server", "/usr/libexec/openssh/sftp-server", "/usr/lib/ssh/sftp-server"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "internal-sftp"
 }
 
 // launch starts sshd and polls its port, for at most sshdReadyTimeout,

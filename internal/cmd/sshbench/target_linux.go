@@ -22,6 +22,10 @@ type target struct {
 
 	hostKeyCallback gossh.HostKeyCallback
 	remote          net.Addr
+
+	// overhead is the connect+auth+exit time of an OpenSSH process on this
+	// target, subtracted from the wall times of the file rows (-sftp).
+	overhead time.Duration
 }
 
 func newTarget(host string, port int, user, identity, knownHosts string) (*target, error) {

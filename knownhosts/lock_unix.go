@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd || dragonfly
 
-package ssh
+package knownhosts
 
 import (
 	"os"
@@ -9,7 +9,7 @@ import (
 
 // lockFile takes an exclusive flock(2) on f, waiting for other holders, and
 // returns the function that releases it. flock is advisory: it orders the
-// writers that take it (this library in every process, and ssh-keygen),
+// writers that take it (this package, in every process),
 // while O_APPEND keeps every single write whole anyway.
 func lockFile(f *os.File) (unlock func(), err error) {
 	fd := int(f.Fd())

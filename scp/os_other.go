@@ -1,0 +1,5 @@
+//go:build !windows
+
+package scp
+
+const isWindows = false
