@@ -95,6 +95,7 @@ type config struct {
 	knownHosts string
 	quick      bool
 	out        string
+	pin        bool // -pin: client on one core, sshd on another (pin_linux.go)
 
 	sftp        bool            // -sftp: the file-transfer table instead of the ssh rows
 	rtts        []time.Duration // -rtt: round-trip times of the file-transfer rows (0: loopback)
@@ -133,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.sftp, "sftp", false, "measure file transfers (sftp, scp: get and put of one -size file) instead of the ssh rows")
 	rtts := fs.String("rtt", "0,10ms,50ms", "with -sftp: round-trip times to add with a delay proxy (0 = loopback)")
 	clients := fs.String("sftp-clients", "", "with -sftp: comma-separated columns (lib-sftp,lib-sftp-1ch,pkg-sftp,pkg-sftp-conc,openssh-sftp,openssh-scp,lib-scp; default all)")
+	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sshbench [flags]\n\nMeasures libssh-go, raw x/crypto/ssh and OpenSSH's ssh on one sshd.")
