@@ -49,6 +49,12 @@ func run(cfg config) int {
 	if cfg.rssChild != "" {
 		return rssChild(cfg)
 	}
+	if cfg.fanoutServer {
+		return fanoutServer(cfg)
+	}
+	if cfg.fanoutChild != "" {
+		return fanoutChild(cfg)
+	}
 	b := &bench{cfg: cfg, procs: newProcTracker()}
 	if cfg.pin {
 		p, err := pinnedRun()
@@ -80,6 +86,9 @@ func run(cfg config) int {
 		}
 	}()
 	defer b.stop(true)
+	if cfg.fanout > 0 {
+		return b.fanoutBench(ctx)
+	}
 
 	if cfg.sftp {
 		return b.runFiles(ctx)

@@ -102,6 +102,10 @@ type config struct {
 	fileClients map[string]bool // -sftp-clients: nil for all
 
 	rssChild string // "lib" or "xcrypto" in the RSS child process
+
+	fanout       int    // -fanout N: the many-sessions bench (fanout_linux.go)
+	fanoutChild  string // "lib" or "xcrypto" in a fan-out client child
+	fanoutServer bool   // the fan-out server child
 }
 
 func main() {
@@ -136,10 +140,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	clients := fs.String("sftp-clients", "", "with -sftp: comma-separated columns (lib-sftp,lib-sftp-1ch,pkg-sftp,pkg-sftp-conc,openssh-sftp,openssh-scp,lib-scp; default all)")
 	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
+	fs.IntVar(&cfg.fanout, "fanout", 0, "instead of the table: N idle sessions in one process, then one exec on each")
+	fs.StringVar(&cfg.fanoutChild, "fanout-child", "", "")
+	fs.BoolVar(&cfg.fanoutServer, "fanout-server", false, "")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sshbench [flags]\n\nMeasures libssh-go, raw x/crypto/ssh and OpenSSH's ssh on one sshd.")
 		fs.VisitAll(func(f *flag.Flag) {
-			if f.Name == rssChildFlagName {
+			if f.Usage == "" { // the bench's own child modes
 				return
 			}
 			def := ""
@@ -172,6 +179,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.port < 1 || cfg.port > 65535 {
 		return cfg, fmt.Errorf("-port must be 1..65535")
+	}
+	if cfg.fanout < 0 {
+		return cfg, fmt.Errorf("-fanout must not be negative")
 	}
 	if cfg.host != "" && cfg.identity == "" && cfg.rssChild == "" {
 		return cfg, fmt.Errorf("-host needs -identity (a private key the server accepts)")
