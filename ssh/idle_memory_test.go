@@ -109,15 +109,26 @@ func heapAfterGC() int64 {
 	return int64(ms.HeapAlloc)
 }
 
+// idleGoroutines is the most goroutines an idle session may keep
+// (issue 13).
+const idleGoroutines = 6
+
 // perSession runs open idleSessions times and returns the live heap each
-// one added; then it closes them all.
-func perSession(open func() io.Closer) int64 {
-	base := heapAfterGC()
+// one added; then it closes them all. It also fails t if a session keeps
+// more than idleGoroutines goroutines.
+func perSession(t *testing.T, open func() io.Closer) int64 {
+	t.Helper()
+	base, baseG := heapAfterGC(), runtime.NumGoroutine()
 	var held []io.Closer
 	for range idleSessions {
 		held = append(held, open())
 	}
 	got := (heapAfterGC() - base) / idleSessions
+	if g := runtime.NumGoroutine() - baseG; g > idleGoroutines*idleSessions {
+		t.Errorf("%d sessions keep %d goroutines; want at most %d each", idleSessions, g, idleGoroutines)
+	} else {
+		t.Logf("%d sessions keep %d goroutines", idleSessions, g)
+	}
 	for _, c := range held {
 		_ = c.Close()
 	}
@@ -193,10 +204,10 @@ func TestIdleSessionRetainedHeap(t *testing.T) {
 	// x/crypto keeps its own packet buffers at the size of the largest
 	// packet seen, so a session that streamed is compared with an x/crypto
 	// client that streamed.
-	raw := perSession(func() io.Closer { return rawLogin(false) })
-	rawStreamed := perSession(func() io.Closer { return rawLogin(true) })
-	idle := perSession(func() io.Closer { return login(false) })
-	streamed := perSession(func() io.Closer { return login(true) })
+	raw := perSession(t, func() io.Closer { return rawLogin(false) })
+	rawStreamed := perSession(t, func() io.Closer { return rawLogin(true) })
+	idle := perSession(t, func() io.Closer { return login(false) })
+	streamed := perSession(t, func() io.Closer { return login(true) })
 	t.Logf("live heap per client session: idle: x/crypto %d B, lib %d B; idle after a %d B download: x/crypto %d B, lib %d B",
 		raw, idle, bulkBytes, rawStreamed, streamed)
 	if idle > idleSessionHeap {
