@@ -8,6 +8,8 @@
 //	go run ./internal/cmd/sshbench -quick          # 64 MiB smoke run
 //	go run ./internal/cmd/sshbench -runs 3 -out bench.md
 //	go run ./internal/cmd/sshbench -host h -port 22 -user u -identity ~/.ssh/id_ed25519
+//	go run ./internal/cmd/sshbench -pin            # client on one core, sshd on another
+//	go run ./internal/cmd/sshbench -fanout 10000   # many idle sessions (fanout_linux.go)
 //	go run ./internal/cmd/sshbench -sftp -size 256MiB -runs 3 -rtt 0,10ms,50ms
 //	go run ./internal/cmd/sshbench -sftp -sftp-clients lib-sftp,openssh-sftp -rtt 50ms
 //
@@ -135,10 +137,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.knownHosts, "known-hosts", "", "known_hosts file with -host's keys (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 64 MiB per transfer (overrides -size)")
 	fs.StringVar(&cfg.out, "out", "", "also write the table as Markdown to this file")
+	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
 	fs.BoolVar(&cfg.sftp, "sftp", false, "measure file transfers (sftp, scp: get and put of one -size file) instead of the ssh rows")
 	rtts := fs.String("rtt", "0,10ms,50ms", "with -sftp: round-trip times to add with a delay proxy (0 = loopback)")
 	clients := fs.String("sftp-clients", "", "with -sftp: comma-separated columns (lib-sftp,lib-sftp-1ch,pkg-sftp,pkg-sftp-conc,openssh-sftp,openssh-scp,lib-scp; default all)")
-	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
 	fs.IntVar(&cfg.fanout, "fanout", 0, "instead of the table: N idle sessions in one process, then one exec on each")
 	fs.StringVar(&cfg.fanoutChild, "fanout-child", "", "")
