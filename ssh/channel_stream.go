@@ -29,10 +29,17 @@ const maxStreamBuffer = 8 << 20
 // transfers get large reads and few window adjustments. A pump never reads
 // into less than minChunkRead bytes, so a chunk is mostly full before the
 // next one starts and small reads cannot pin many chunks.
+//
+// A quiet stream (nothing read yet, or the last read brought less than
+// probeSize and everything was consumed) holds no chunk at all: the pump
+// waits in x/crypto's Read with the stream's own probeSize buffer and takes
+// a chunk when data comes. An idle channel, or one running a command that
+// prints little, then costs no 32 KiB chunks per stream (issue 13).
 const (
 	smallChunk   = 32 << 10
 	chunkSize    = 256 << 10
 	minChunkRead = 32 << 10
+	probeSize    = 2 << 10
 )
 
 var (
@@ -60,20 +67,22 @@ type streamBuffer struct {
 	space    *sync.Cond    // signalled when the reader frees room; for the pump
 	changed  chan struct{} // closed and replaced when data, EOF or close arrive
 	chunks   []*chunk
-	filling  *chunk // the chunk the pump reads into right now, never recycled meanwhile
-	discard  *chunk // what the pump reads into after close
-	bulk     bool   // the last read filled its chunk: use large chunks
-	size     int    // unread bytes
-	err      error  // io.EOF, or why the stream ended without the server's EOF; reported once the data is read
-	closed   bool   // the application closed the channel: discard
-	received int64  // bytes received in all; for PollState-style accounting
+	filling  *chunk          // the chunk the pump reads into right now, never recycled meanwhile
+	discard  *chunk          // what the pump reads into after close
+	bulk     bool            // the last read filled its chunk: use large chunks
+	quiet    bool            // the last read brought less than probeSize: the stream trickles or idles
+	probe    [probeSize]byte // what the pump reads into while the stream is quiet (pump only)
+	size     int             // unread bytes
+	err      error           // io.EOF, or why the stream ended without the server's EOF; reported once the data is read
+	closed   bool            // the application closed the channel: discard
+	received int64           // bytes received in all; for PollState-style accounting
 	onData   func()
 }
 
 // newStreamBuffer returns an empty buffer; onData (may be nil) is called
 // whenever data, EOF or an error arrive, to wake a poll loop.
 func newStreamBuffer(onData func()) *streamBuffer {
-	b := &streamBuffer{changed: make(chan struct{}), onData: onData}
+	b := &streamBuffer{changed: make(chan struct{}), onData: onData, quiet: true}
 	b.space = sync.NewCond(&b.mu)
 	return b
 }
@@ -94,11 +103,17 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 		for b.size >= maxStreamBuffer && !b.closed {
 			b.space.Wait()
 		}
-		target := b.tailForFilling()
+		target := b.tailForFilling() // nil: read into b.probe
 		b.filling = target
 		b.mu.Unlock()
 
-		n, err := src.Read(target.buf[target.w:])
+		var n int
+		var err error
+		if target == nil {
+			n, err = src.Read(b.probe[:])
+		} else {
+			n, err = src.Read(target.buf[target.w:])
+		}
 		if err != nil && err != io.EOF {
 			// x/crypto returns data together with the error of the
 			// window adjustment it then failed to send (a raw socket
@@ -116,7 +131,14 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 		b.mu.Lock()
 		b.filling = nil
 		if !b.closed && n > 0 {
-			b.bulk = target.w+n == len(target.buf)
+			if target == nil {
+				target = b.newChunkLocked()
+				copy(target.buf, b.probe[:n])
+				b.bulk = n == probeSize
+			} else {
+				b.bulk = target.w+n == len(target.buf)
+			}
+			b.quiet = n < probeSize
 			target.w += n
 			b.size += n
 			b.received += int64(n)
@@ -151,6 +173,13 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 func (b *streamBuffer) tailForFilling() *chunk {
 	if n := len(b.chunks); n > 0 {
 		tail := b.chunks[n-1]
+		if tail.r == tail.w && n == 1 && b.quiet && !b.closed {
+			// Drained and quiet: give the chunk back, wait with the probe.
+			b.chunks[0] = nil
+			b.chunks = b.chunks[:0]
+			recycle(tail)
+			return nil
+		}
 		if tail.r == tail.w && tail.r > 0 {
 			tail.r, tail.w = 0, 0 // drained: reuse from the start
 		}
@@ -165,6 +194,15 @@ func (b *streamBuffer) tailForFilling() *chunk {
 		}
 		return b.discard
 	}
+	if b.quiet {
+		return nil
+	}
+	return b.newChunkLocked()
+}
+
+// newChunkLocked queues an empty chunk, large after a read that filled its
+// buffer. b.mu must be held.
+func (b *streamBuffer) newChunkLocked() *chunk {
 	pool := &smallChunkPool
 	if b.bulk {
 		pool = &chunkPool
