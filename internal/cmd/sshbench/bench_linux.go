@@ -327,7 +327,7 @@ func (b *bench) facts(ctx context.Context) ([]string, error) {
 	}
 	return []string{
 		fmt.Sprintf("machine: %s/%s, %d CPUs (%s), load average %s at the start",
-			runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), loadAvg()),
+			runtime.GOOS, runtime.GOARCH, b.cpuCount(), cpuModel(), loadAvg()),
 		fmt.Sprintf("Go: %s, golang.org/x/crypto %s", runtime.Version(), xcrypto),
 		"OpenSSH client: " + strings.TrimSpace(string(sshV)),
 		fmt.Sprintf("server: %s at %s (%s)", banner, b.t.addr(), where),

@@ -178,3 +178,12 @@ func (b *bench) pinServer(s *sshd) error {
 	}
 	return pinProcess(s.cmd.Process.Pid, b.pin.server)
 }
+
+// cpuCount is the machine's CPUs as the run found them: with -pin, before
+// the process pinned itself to one.
+func (b *bench) cpuCount() int {
+	if b.pin != nil {
+		return b.pin.cpus
+	}
+	return runtime.NumCPU()
+}
