@@ -31,10 +31,11 @@ const maxStreamBuffer = 8 << 20
 // next one starts and small reads cannot pin many chunks.
 //
 // A quiet stream (nothing read yet, or the last read brought less than
-// probeSize and everything was consumed) holds no chunk at all: the pump
-// waits in x/crypto's Read with the stream's own probeSize buffer and takes
-// a chunk when data comes. An idle channel, or one running a command that
-// prints little, then costs no 32 KiB chunks per stream (issue 13).
+// probeSize) reads into the stream's own probeSize buffer and copies what
+// came into the tail chunk, or a fresh one; the reader gives the last chunk
+// back once it drains a quiet stream. An idle channel, or one running a
+// command that prints little, then holds no 32 KiB chunk per stream while
+// it waits (issue 13).
 const (
 	smallChunk   = 32 << 10
 	chunkSize    = 256 << 10
@@ -132,8 +133,8 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 		b.filling = nil
 		if !b.closed && n > 0 {
 			if target == nil {
-				target = b.newChunkLocked()
-				copy(target.buf, b.probe[:n])
+				target = b.chunkForProbeLocked(n)
+				copy(target.buf[target.w:], b.probe[:n])
 				b.bulk = n == probeSize
 			} else {
 				b.bulk = target.w+n == len(target.buf)
@@ -168,25 +169,10 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 	}
 }
 
-// tailForFilling returns the chunk to read into: the last one while it has
-// room for a large read, else a fresh one. b.mu must be held.
+// tailForFilling returns the chunk to read into: nil while the stream is
+// quiet (read into b.probe), else the last chunk while it has room for a
+// large read, else a fresh one. b.mu must be held.
 func (b *streamBuffer) tailForFilling() *chunk {
-	if n := len(b.chunks); n > 0 {
-		tail := b.chunks[n-1]
-		if tail.r == tail.w && n == 1 && b.quiet && !b.closed {
-			// Drained and quiet: give the chunk back, wait with the probe.
-			b.chunks[0] = nil
-			b.chunks = b.chunks[:0]
-			recycle(tail)
-			return nil
-		}
-		if tail.r == tail.w && tail.r > 0 {
-			tail.r, tail.w = 0, 0 // drained: reuse from the start
-		}
-		if free := len(tail.buf) - tail.w; free >= minChunkRead || free == len(tail.buf) {
-			return tail
-		}
-	}
 	if b.closed {
 		// Discarding: one private scratch chunk, never queued or pooled.
 		if b.discard == nil {
@@ -196,6 +182,34 @@ func (b *streamBuffer) tailForFilling() *chunk {
 	}
 	if b.quiet {
 		return nil
+	}
+	if n := len(b.chunks); n > 0 {
+		tail := b.chunks[n-1]
+		if tail.r == tail.w && tail.r > 0 {
+			tail.r, tail.w = 0, 0 // drained: reuse from the start
+		}
+		if free := len(tail.buf) - tail.w; free >= minChunkRead || free == len(tail.buf) {
+			return tail
+		}
+	}
+	return b.newChunkLocked()
+}
+
+// chunkForProbeLocked returns the queued chunk that takes the n bytes the
+// pump just read into the probe: the tail when it has room (emptied first if
+// the reader drained it meanwhile), else a fresh chunk. While the pump waited
+// with the probe the reader may have drained the tail; queuing a new chunk
+// behind it would leave a drained chunk at the head with data behind it.
+// b.mu must be held.
+func (b *streamBuffer) chunkForProbeLocked(n int) *chunk {
+	if k := len(b.chunks); k > 0 {
+		tail := b.chunks[k-1]
+		if tail.r == tail.w {
+			tail.r, tail.w = 0, 0
+		}
+		if len(tail.buf)-tail.w >= n {
+			return tail
+		}
 	}
 	return b.newChunkLocked()
 }
@@ -217,23 +231,29 @@ func (b *streamBuffer) newChunkLocked() *chunk {
 // them into p unless p is nil, and returns how many.
 func (b *streamBuffer) consumeLocked(p []byte, max int) int {
 	n := 0
-	for n < max && len(b.chunks) > 0 {
+	for len(b.chunks) > 0 {
 		head := b.chunks[0]
+		if head.r == head.w {
+			// Drained. It goes even when max is 0, so a drained head can
+			// never hide the data queued behind it (writeTo would hand
+			// out empty slices for ever).
+			if head == b.filling || (len(b.chunks) == 1 && !b.quiet) {
+				break // keep it: the pump writes into it, or will reuse it
+			}
+			b.chunks[0] = nil
+			b.chunks = b.chunks[1:]
+			recycle(head)
+			continue
+		}
+		if n == max {
+			break
+		}
 		m := min(max-n, head.w-head.r)
 		if p != nil {
 			copy(p[n:], head.buf[head.r:head.r+m])
 		}
 		head.r += m
 		n += m
-		if head.r < head.w {
-			break
-		}
-		if head == b.filling || len(b.chunks) == 1 {
-			break // keep it: the pump writes into it, or will reuse it
-		}
-		b.chunks[0] = nil
-		b.chunks = b.chunks[1:]
-		recycle(head)
 	}
 	b.size -= n
 	if n > 0 {
@@ -324,6 +344,7 @@ func (b *streamBuffer) writeTo(w io.Writer, abort <-chan struct{}) (int64, error
 			}
 			return total, err
 		}
+		b.consumeLocked(nil, 0) // drop drained chunks: head has data
 		head := b.chunks[0]
 		data := head.buf[head.r:head.w]
 		b.mu.Unlock()
