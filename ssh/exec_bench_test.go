@@ -73,3 +73,27 @@ func BenchmarkChannelExecTrue(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkChannelExecTrueSSHD is BenchmarkChannelExecTrue against OpenSSH's
+// sshd, whose exec channels run without TCP_NODELAY.
+func BenchmarkChannelExecTrueSSHD(b *testing.B) {
+	env := benchEnv(b)
+	s := benchLib(b, env, "")
+	ctx := context.Background()
+	for b.Loop() {
+		ch, err := s.NewChannel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := ch.OpenSession(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := ch.RequestExec(ctx, "true"); err != nil {
+			b.Fatal(err)
+		}
+		if code, err := ch.ExitStatus(ctx); code != 0 || err != nil {
+			b.Fatal(code, err)
+		}
+		_ = ch.Close()
+	}
+}

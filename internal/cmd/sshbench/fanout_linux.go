@@ -245,6 +245,14 @@ func runFanout(cfg config) (fanoutResult, error) {
 // fanoutBench is the -fanout run of the bench: it replaces the normal
 // table with the fan-out table.
 func (b *bench) fanoutBench(ctx context.Context) int {
+	// Each idle session is a socket in the client child and another in
+	// the server child; both inherit this process's limit.
+	if soft, hard, err := raiseFileLimit(); err != nil {
+		b.logf("RLIMIT_NOFILE: %v", err)
+	} else if need := uint64(b.cfg.fanout) + 256; soft < need {
+		b.logf("RLIMIT_NOFILE is %d (hard %d): %d sessions need about %d; raise the hard limit", soft, hard, b.cfg.fanout, need)
+		return 1
+	}
 	if err := b.setTarget(ctx); err != nil {
 		b.logf("%v", err)
 		return 1
@@ -453,4 +461,20 @@ func (b *bench) writeFanout(w io.Writer, res [2][]fanoutResult, sshSshtest, sshS
 	for _, s := range notes {
 		fmt.Fprintln(w, "* "+s)
 	}
+}
+
+// raiseFileLimit raises this process's soft limit of open files to its hard
+// limit (children inherit it) and returns both.
+func raiseFileLimit() (soft, hard uint64, err error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, 0, err
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 0, 0, err
+		}
+	}
+	return lim.Cur, lim.Max, nil
 }
