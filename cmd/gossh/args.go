@@ -111,8 +111,17 @@ func parseArgs(args []string) (*cmdline, error) {
 			}
 			c.destination = a
 			sawDest = true
+			hadUser := c.user != ""
 			if err := c.splitDestination(); err != nil {
 				return nil, err
+			}
+			// ssh takes the destination's user and an ssh:// port at this
+			// point, each only if no earlier option set it.
+			if !hadUser && c.user != "" {
+				ordered = append(ordered, "User "+quoteConfig(c.user))
+			}
+			if c.uriPort != 0 {
+				ordered = append(ordered, "Port "+strconv.Itoa(c.uriPort))
 			}
 			i++
 			continue
@@ -144,9 +153,17 @@ func parseArgs(args []string) (*cmdline, error) {
 				case 'D':
 					ordered = append(ordered, "DynamicForward "+val)
 				case 'L':
-					ordered = append(ordered, "LocalForward "+forwardLine(val))
+					line, err := forwardLine(val, false)
+					if err != nil {
+						return nil, fmt.Errorf("Bad local forwarding specification '%s'", val)
+					}
+					ordered = append(ordered, "LocalForward "+line)
 				case 'R':
-					ordered = append(ordered, "RemoteForward "+forwardLine(val))
+					line, err := forwardLine(val, true)
+					if err != nil {
+						return nil, fmt.Errorf("Bad remote forwarding specification '%s'", val)
+					}
+					ordered = append(ordered, "RemoteForward "+line)
 				case 'e':
 					setDirect("EscapeChar", val)
 				case 'E':
@@ -163,6 +180,7 @@ func parseArgs(args []string) (*cmdline, error) {
 					jumpSet = true
 					setDirect("ProxyJump", val)
 				case 'l':
+					ordered = append(ordered, "User "+quoteConfig(val))
 					if c.user == "" {
 						c.user = val
 					}
@@ -173,7 +191,10 @@ func parseArgs(args []string) (*cmdline, error) {
 					if err != nil {
 						return nil, fmt.Errorf("Bad port '%s'", val)
 					}
-					c.port = p
+					ordered = append(ordered, "Port "+strconv.Itoa(p))
+					if c.port == 0 {
+						c.port = p
+					}
 				case 'S':
 					setDirect("ControlPath", quoteConfig(val))
 				case 'W':
@@ -222,6 +243,7 @@ func parseArgs(args []string) (*cmdline, error) {
 				case 'N':
 					c.noShell = true
 					setDirect("SessionType", "none")
+					requestTTY = "no"
 				case 'n':
 					c.stdinNull = true
 					setDirect("StdinNull", "yes")
@@ -325,10 +347,20 @@ func (c *cmdline) splitDestination() error {
 	return nil
 }
 
-// forwardLine turns a -L/-R argument ("[bind:]port:host:hostport") into
-// the value of a LocalForward/RemoteForward line: ssh parses the flag as
-// one colon-separated spec; sshconfig's keyword takes the same spec.
-func forwardLine(spec string) string { return spec }
+// forwardLine turns a -L/-R argument ("[bind:]port:host:hostport", one
+// colon-separated spec as ssh's parse_forward takes it) into the value of
+// a LocalForward/RemoteForward line ("[bind:]port host:hostport"). A -R
+// with no destination is a dynamic remote forward.
+func forwardLine(spec string, remote bool) (string, error) {
+	f, err := sshconfig.ParseForward(spec, false, remote)
+	if err != nil && remote {
+		f, err = sshconfig.ParseForward(spec, true, true)
+	}
+	if err != nil {
+		return "", err
+	}
+	return f.String(), nil
+}
 
 // quoteConfig quotes a value for a config line when it has blanks.
 func quoteConfig(v string) string {

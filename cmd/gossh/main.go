@@ -105,7 +105,7 @@ func (r *runner) run() int {
 	}
 	r.log = newLogger(logOut, c.verbose)
 
-	in := sshconfig.Input{ConfigFile: c.configFile, User: c.user, Port: c.port, Options: c.options, Logger: r.log}
+	in := sshconfig.Input{ConfigFile: c.configFile, Options: c.options, Logger: r.log}
 	ctx := context.Background()
 	cfg, err := sshconfig.Resolve(ctx, c.host, in)
 	if err != nil {
