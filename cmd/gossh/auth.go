@@ -85,7 +85,7 @@ func (a *authenticator) run(ctx context.Context) error {
 		}
 		if !progressed {
 			allowed, _ := a.s.UserauthList("")
-			fmt.Fprintf(a.stderr, "%s@%s: Permission denied (%s).\n", vis.String(a.user), vis.String(a.host), allowed)
+			fmt.Fprintf(a.stderr, "%s@%s: Permission denied (%s).\r\n", vis.String(a.user), vis.String(a.host), methodList(allowed))
 			return errAuthFailed
 		}
 	}
@@ -132,7 +132,7 @@ func (a *authenticator) try(ctx context.Context, m string) (ssh.AuthStatus, erro
 func (a *authenticator) passwordLoop(ctx context.Context) (ssh.AuthStatus, error) {
 	for i := 0; i < a.prompts; i++ {
 		if i > 0 {
-			fmt.Fprintln(a.stderr, "Permission denied, please try again.")
+			fmt.Fprint(a.stderr, "Permission denied, please try again.", "\r\n")
 		}
 		pw, err := a.ask(fmt.Sprintf("%s@%s's password: ", vis.String(a.user), vis.String(a.host)), false)
 		if err != nil {
@@ -156,7 +156,7 @@ func (a *authenticator) kbdintLoop(ctx context.Context) (ssh.AuthStatus, error) 
 		st, err := a.s.UserauthKeyboardInteractive(ctx, "", "")
 		if st != ssh.AuthInfo {
 			if st == ssh.AuthDenied && attempts > 0 && attempts < a.prompts {
-				fmt.Fprintln(a.stderr, "Permission denied, please try again.")
+				fmt.Fprint(a.stderr, "Permission denied, please try again.", "\r\n")
 				continue
 			}
 			return st, err
@@ -205,4 +205,23 @@ func (a *authenticator) printBanner() {
 	}
 	fmt.Fprint(a.stderr, vis.String(b[a.bannerShown:]))
 	a.bannerShown = len(b)
+}
+
+// methodList names the allowed methods in sshd's order (auth2.c's
+// authmethods table), as the server lists them in its failure message.
+func methodList(m ssh.AuthMethods) string {
+	var names []string
+	for _, n := range []struct {
+		bit  ssh.AuthMethods
+		name string
+	}{
+		{ssh.AuthMethodPublicKey, "publickey"}, {ssh.AuthMethodGSSAPIMic, "gssapi-with-mic"},
+		{ssh.AuthMethodPassword, "password"}, {ssh.AuthMethodInteractive, "keyboard-interactive"},
+		{ssh.AuthMethodHostBased, "hostbased"},
+	} {
+		if m.Has(n.bit) {
+			names = append(names, n.name)
+		}
+	}
+	return strings.Join(names, ",")
 }

@@ -24,7 +24,7 @@ func (r *runner) afterAuth(ctx context.Context, s *ssh.Session, opts ssh.Options
 		fws, err = s.StartConfiguredForwards(ctx)
 		if err != nil {
 			for _, line := range strings.Split(err.Error(), "\n") {
-				fmt.Fprintf(r.stderr, "gossh: %s\n", vis.String(strings.TrimPrefix(line, "ssh: ")))
+				fmt.Fprintf(r.stderr, "gossh: %s\r\n", vis.String(strings.TrimPrefix(line, "ssh: ")))
 			}
 			if exitOnFwdFailure {
 				return exitFailure
@@ -65,7 +65,7 @@ func (r *runner) afterAuth(ctx context.Context, s *ssh.Session, opts ssh.Options
 	if v := cfg.Get("escapechar"); len(v) > 0 {
 		e, err := parseEscapeChar(v[0])
 		if err != nil {
-			fmt.Fprintf(r.stderr, "gossh: %s\n", err)
+			fmt.Fprintf(r.stderr, "gossh: %s\r\n", err)
 			return exitFailure
 		}
 		esc = rune(e)
@@ -73,7 +73,7 @@ func (r *runner) afterAuth(ctx context.Context, s *ssh.Session, opts ssh.Options
 	stdinTTY := !c.stdinNull && r.stdinIsTerminal()
 	say := func(msg string) {
 		if w := r.info(); w != nil {
-			fmt.Fprintln(w, msg)
+			fmt.Fprint(w, msg, "\r\n")
 		}
 	}
 	pty := wantPTY(opts.RequestTTY, command != "", false, stdinTTY, c.stdinNull || cfg.Bool("stdinnull"), say)
@@ -112,8 +112,8 @@ func (r *runner) afterAuth(ctx context.Context, s *ssh.Session, opts ssh.Options
 func (r *runner) stdioForward(ctx context.Context, s *ssh.Session) int {
 	conn, err := s.DialContext(ctx, "tcp", r.c.stdioFwd)
 	if err != nil {
-		fmt.Fprintf(r.stderr, "gossh: %s\n", vis.String(strings.TrimPrefix(err.Error(), "ssh: ")))
-		fmt.Fprintln(r.stderr, "stdio forwarding failed")
+		fmt.Fprintf(r.stderr, "gossh: %s\r\n", vis.String(strings.TrimPrefix(err.Error(), "ssh: ")))
+		fmt.Fprint(r.stderr, "stdio forwarding failed", "\r\n")
 		return exitFailure
 	}
 	defer conn.Close()

@@ -41,12 +41,12 @@ func (h *hostKeyCheck) verify() error {
 	var hk *ssh.HostKeyError
 	switch {
 	case errors.As(err, &hk) && errors.Is(err, ssh.ErrHostKeyRevoked):
-		fmt.Fprintf(h.stderr, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
-			"@       WARNING: REVOKED HOST KEY DETECTED!               @\n"+
-			"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
-			"The %s host key for %s is marked as revoked.\n"+
-			"This could mean that a stolen key is being used to\n"+
-			"impersonate this host.\n", typ, h.lookup)
+		fmt.Fprintf(h.stderr, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"+
+			"@       WARNING: REVOKED HOST KEY DETECTED!               @\r\n"+
+			"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"+
+			"The %s host key for %s is marked as revoked.\r\n"+
+			"This could mean that a stolen key is being used to\r\n"+
+			"impersonate this host.\r\n", typ, h.lookup)
 		return errHostKeyVerification
 	case err != nil:
 		return err
@@ -56,13 +56,13 @@ func (h *hostKeyCheck) verify() error {
 		return nil
 	case ssh.KnownHostsChanged:
 		h.changedWarning(typ, fp, m)
-		fmt.Fprintf(h.stderr, "Host key for %s has changed and you have requested strict checking.\n", h.lookup)
+		fmt.Fprintf(h.stderr, "Host key for %s has changed and you have requested strict checking.\r\n", h.lookup)
 		return errHostKeyVerification
 	}
 	// Unknown, Other (only keys of other types recorded) or NotFound.
 	switch h.policy {
 	case "yes":
-		fmt.Fprintf(h.stderr, "No %s host key is known for %s and you have requested strict checking.\n", typ, h.lookup)
+		fmt.Fprintf(h.stderr, "No %s host key is known for %s and you have requested strict checking.\r\n", typ, h.lookup)
 		return errHostKeyVerification
 	case "ask":
 		q := fmt.Sprintf("The authenticity of host '%s (%s)' can't be established.\n"+
@@ -78,11 +78,11 @@ func (h *hostKeyCheck) verify() error {
 	if err := h.s.UpdateKnownHostsFile(); err != nil {
 		// ssh goes on with the key for this connection when the file
 		// cannot be written, after saying so.
-		fmt.Fprintf(h.stderr, "Failed to add the host to the list of known hosts (%s).\n", h.userFile)
+		fmt.Fprintf(h.stderr, "Failed to add the host to the list of known hosts (%s).\r\n", h.userFile)
 		return h.s.AcceptHostKey()
 	}
 	if h.info != nil {
-		fmt.Fprintf(h.info, "Warning: Permanently added '%s' (%s) to the list of known hosts.\n", vis.String(h.lookup), typ)
+		fmt.Fprintf(h.info, "Warning: Permanently added '%s' (%s) to the list of known hosts.\r\n", vis.String(h.lookup), typ)
 	}
 	return nil
 }
@@ -111,22 +111,22 @@ func (h *hostKeyCheck) confirm(q, fp string) (bool, error) {
 // recorded one, naming the file and line of the offending entry.
 func (h *hostKeyCheck) changedWarning(typ, fp string, m ssh.KnownHostsMatch) {
 	w := h.stderr
-	fmt.Fprint(w, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
-		"@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n"+
-		"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n"+
-		"IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n"+
-		"Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n"+
-		"It is also possible that a host key has just been changed.\n")
-	fmt.Fprintf(w, "The fingerprint for the %s key sent by the remote host is\n%s.\n", typ, fp)
-	fmt.Fprint(w, "Please contact your system administrator.\n")
-	fmt.Fprintf(w, "Add correct host key in %s to get rid of this message.\n", h.userFile)
+	fmt.Fprint(w, "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"+
+		"@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n"+
+		"@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\r\n"+
+		"IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\r\n"+
+		"Someone could be eavesdropping on you right now (man-in-the-middle attack)!\r\n"+
+		"It is also possible that a host key has just been changed.\r\n")
+	fmt.Fprintf(w, "The fingerprint for the %s key sent by the remote host is\n%s.\r\n", typ, fp)
+	fmt.Fprint(w, "Please contact your system administrator.\r\n")
+	fmt.Fprintf(w, "Add correct host key in %s to get rid of this message.\r\n", h.userFile)
 	if m.File != "" {
 		offType := typ
 		if m.Entry.Key != nil {
 			offType = keyTypeName(m.Entry.Key)
 		}
-		fmt.Fprintf(w, "Offending %s key in %s:%d\n", offType, m.File, m.Line)
-		fmt.Fprintf(w, "  remove with:\n  ssh-keygen -f \"%s\" -R \"%s\"\n", m.File, h.lookup)
+		fmt.Fprintf(w, "Offending %s key in %s:%d\r\n", offType, m.File, m.Line)
+		fmt.Fprintf(w, "  remove with:\r\n  ssh-keygen -f \"%s\" -R \"%s\"\r\n", m.File, h.lookup)
 	}
 }
 

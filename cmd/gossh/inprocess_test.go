@@ -49,7 +49,7 @@ func TestHostKeyQuestion(t *testing.T) {
 			"The authenticity of host '" + lookup + " (" + lookup + ")' can't be established.\n",
 			" key fingerprint is SHA256:",
 			"Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
-			"Host key verification failed.\n",
+			"Host key verification failed.\r\n",
 		} {
 			if !strings.Contains(r.stderr, want) {
 				t.Errorf("stderr %q lacks %q", r.stderr, want)
@@ -143,12 +143,12 @@ func TestHostKeyChanged(t *testing.T) {
 		t.Fatalf("exit %d, want 255; stderr %q", r.code, r.stderr)
 	}
 	for _, want := range []string{
-		"@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n",
+		"@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\r\n",
 		"The fingerprint for the ED25519 key sent by the remote host is\nSHA256:",
-		"Add correct host key in " + kh + " to get rid of this message.\n",
-		"Offending ED25519 key in " + kh + ":2\n",
-		"Host key for " + lookup + " has changed and you have requested strict checking.\n",
-		"Host key verification failed.\n",
+		"Add correct host key in " + kh + " to get rid of this message.\r\n",
+		"Offending ED25519 key in " + kh + ":2\r\n",
+		"Host key for " + lookup + " has changed and you have requested strict checking.\r\n",
+		"Host key verification failed.\r\n",
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
@@ -204,7 +204,7 @@ func TestPasswordPrompts(t *testing.T) {
 		if r.code != 0 || r.stdout != "x\n" {
 			t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 		}
-		if strings.Count(r.stderr, "alice@127.0.0.1's password: ") != 2 || !strings.Contains(r.stderr, "Permission denied, please try again.\n") {
+		if strings.Count(r.stderr, "alice@127.0.0.1's password: ") != 2 || !strings.Contains(r.stderr, "Permission denied, please try again.\r\n") {
 			t.Errorf("stderr %q", r.stderr)
 		}
 	})
@@ -216,7 +216,7 @@ func TestPasswordPrompts(t *testing.T) {
 		if n := strings.Count(r.stderr, "password: "); n != 2 {
 			t.Errorf("%d prompts, want 2: %q", n, r.stderr)
 		}
-		if !strings.HasSuffix(r.stderr, "alice@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).\n") &&
+		if !strings.HasSuffix(r.stderr, "alice@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).\r\n") &&
 			!strings.Contains(r.stderr, "alice@127.0.0.1: Permission denied (") {
 			t.Errorf("stderr %q", r.stderr)
 		}

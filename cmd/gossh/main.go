@@ -49,7 +49,7 @@ func gossh(args []string) int {
 			}
 			fmt.Fprint(stderr, usageText)
 		} else {
-			fmt.Fprintf(stderr, "gossh: %v\n", err)
+			fmt.Fprintf(stderr, "gossh: %v\r\n", err)
 		}
 		return exitFailure
 	}
@@ -95,7 +95,7 @@ func (r *runner) run() int {
 	if c.logFile != "" {
 		f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
-			fmt.Fprintf(r.stderr, "gossh: Couldn't open logfile %s: %s\n", c.logFile, errnoText(err))
+			fmt.Fprintf(r.stderr, "gossh: Couldn't open logfile %s: %s\r\n", c.logFile, errnoText(err))
 			return exitFailure
 		}
 		defer f.Close()
@@ -110,9 +110,9 @@ func (r *runner) run() int {
 	cfg, err := sshconfig.Resolve(ctx, c.host, in)
 	if err != nil {
 		if c.configFile != "" && errors.Is(err, fs.ErrNotExist) {
-			fmt.Fprintf(r.stderr, "gossh: Can't open user config file %s: No such file or directory\n", c.configFile)
+			fmt.Fprintf(r.stderr, "gossh: Can't open user config file %s: No such file or directory\r\n", c.configFile)
 		} else {
-			fmt.Fprintf(r.stderr, "gossh: %s\n", strings.TrimPrefix(err.Error(), "sshconfig: "))
+			fmt.Fprintf(r.stderr, "gossh: %s\r\n", strings.TrimPrefix(err.Error(), "sshconfig: "))
 		}
 		return exitFailure
 	}
@@ -132,7 +132,7 @@ func (r *runner) run() int {
 		return exitFailure
 	}
 	if c.fork && len(c.command) == 0 && len(cfg.Get("remotecommand")) == 0 && cfg.Get("sessiontype")[0] != "none" {
-		fmt.Fprintln(r.stderr, "gossh: Cannot fork into background without a command to execute.")
+		fmt.Fprint(r.stderr, "gossh: Cannot fork into background without a command to execute.", "\r\n")
 		return exitFailure
 	}
 	if c.fork && !isForkedChild() {
@@ -157,10 +157,10 @@ func (r *runner) checkIdentities(warnOnly bool) bool {
 			continue
 		}
 		if warnOnly {
-			fmt.Fprintf(r.stderr, "Warning: Identity file %s not accessible: %s.\n", path, errnoText(err))
+			fmt.Fprintf(r.stderr, "Warning: Identity file %s not accessible: %s.\r\n", path, errnoText(err))
 			continue
 		}
-		fmt.Fprintf(r.stderr, "gossh: Load key \"%s\": %s\n", path, errnoText(err))
+		fmt.Fprintf(r.stderr, "gossh: Load key \"%s\": %s\r\n", path, errnoText(err))
 		return false
 	}
 	return true
@@ -201,7 +201,7 @@ func (r *runner) connectAndRun(ctx context.Context) int {
 		userFile: userFile, ask: p.ask, info: r.info(), stderr: r.stderr}
 	if err := hk.verify(); err != nil {
 		if errors.Is(err, errHostKeyVerification) {
-			fmt.Fprintln(r.stderr, err)
+			fmt.Fprint(r.stderr, err, "\r\n")
 			return exitFailure
 		}
 		return r.fail(err)
@@ -224,7 +224,7 @@ func (r *runner) connectAndRun(ctx context.Context) int {
 func (r *runner) fail(err error) int {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "ssh: ")
-	fmt.Fprintf(r.stderr, "gossh: %s\n", vis.String(msg))
+	fmt.Fprintf(r.stderr, "gossh: %s\r\n", vis.String(msg))
 	return exitFailure
 }
 
@@ -235,17 +235,17 @@ func (r *runner) connectFailed(err error, opts ssh.Options) int {
 	var hk *ssh.HostKeyError
 	switch {
 	case errors.As(err, &hk):
-		fmt.Fprintln(r.stderr, errHostKeyVerification)
+		fmt.Fprint(r.stderr, errHostKeyVerification, "\r\n")
 		return exitFailure
 	case errors.As(err, &dnsErr):
 		reason := "Name or service not known"
 		if dnsErr.IsTemporary {
 			reason = "Temporary failure in name resolution"
 		}
-		fmt.Fprintf(r.stderr, "gossh: Could not resolve hostname %s: %s\n", vis.String(opts.Host), reason)
+		fmt.Fprintf(r.stderr, "gossh: Could not resolve hostname %s: %s\r\n", vis.String(opts.Host), reason)
 		return exitFailure
 	case errors.Is(err, ssh.ErrConnect) && opts.ProxyCommand == "" && opts.ProxyJump == "":
-		fmt.Fprintf(r.stderr, "gossh: connect to host %s port %d: %s\n", vis.String(opts.Host), opts.Port, errnoText(err))
+		fmt.Fprintf(r.stderr, "gossh: connect to host %s port %d: %s\r\n", vis.String(opts.Host), opts.Port, errnoText(err))
 		return exitFailure
 	}
 	return r.fail(err)
