@@ -261,6 +261,7 @@ var optionKeywords = map[string]string{
 	"KbdInteractiveAuthentication": "kbdinteractiveauthentication",
 	"NumberOfPasswordPrompts":      "numberofpasswordprompts", "SetEnv": "setenv",
 	"RequestTTY": "requesttty", "RekeyLimit": "rekeylimit",
+	"ControlMaster": "controlmaster", "ControlPath": "controlpath",
 }
 
 // parseConfig is OptionsParseConfig bounded by ctx (which stops Match exec
@@ -526,6 +527,12 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 	}
 	if o.BatchMode && !cfg.IsSet("serveraliveinterval") && !pre["serveraliveinterval"] {
 		o.ServerAliveInterval = 5 * time.Minute // OpenSSH's default in batch mode
+	}
+	if from("controlmaster") {
+		apply("controlmaster", ControlMaster(cmp.Or(trueYes[value("controlmaster")], value("controlmaster"))))
+	}
+	if from("controlpath") {
+		apply("controlpath", ControlPath(value("controlpath")))
 	}
 	if from("checkhostip") {
 		apply("checkhostip", CheckHostIP(cfg.Bool("checkhostip")))

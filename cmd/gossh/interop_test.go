@@ -345,3 +345,24 @@ func TestInteropLogFile(t *testing.T) {
 		t.Fatalf("log %q, %v", data, err)
 	}
 }
+
+// TestInteropControlMaster: with a running OpenSSH master on ControlPath,
+// gossh runs the command over it, needing neither a key nor known_hosts.
+func TestInteropControlMaster(t *testing.T) {
+	e := interop.Start(t, interop.Options{NoAgent: true})
+	home(t)
+	sock := filepath.Join(t.TempDir(), "cm")
+	e.StartControlMaster(t, sock)
+	args := []string{"-F", "/dev/null", "-p", strconv.Itoa(e.Port), "-l", e.User, "-o", "BatchMode=yes",
+		"-o", "UserKnownHostsFile=/dev/null", "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+		"-o", "ControlMaster=auto", "-S", sock, e.Host}
+	r := runGossh(t, "", append(args, "echo over-mux; exit 5")...)
+	if r.code != 5 || r.stdout != "over-mux\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	// Without the master the same command line fails: no key, no known host.
+	r = runGossh(t, "", append(args[:len(args)-3], e.Host, "true")...)
+	if r.code != 255 {
+		t.Fatalf("without ControlPath: exit %d, want 255", r.code)
+	}
+}

@@ -189,6 +189,11 @@ func (r *runner) connectAndRun(ctx context.Context) int {
 	if err := s.Connect(ctx); err != nil {
 		return r.connectFailed(err, opts)
 	}
+	if s.Multiplexed() {
+		// An OpenSSH ControlMaster answered on ControlPath: it checked the
+		// host key and logged in; the session runs over it.
+		return r.afterAuth(ctx, s, opts)
+	}
 	lookup := opts.Host
 	if opts.HostKeyAlias != "" {
 		lookup = opts.HostKeyAlias
