@@ -56,6 +56,10 @@ type conn struct {
 
 	events events // the poll(2) wake-up pipe, created by Fd
 
+	// muxed: the connection is an OpenSSH ControlMaster's, reached over
+	// its socket in proxy mode (control.go); the master verified the host
+	// and authenticated.
+	muxed bool
 }
 
 func newConn(s *Session, opts Options) *conn {
@@ -174,6 +178,12 @@ func (c *conn) handshake(cfg *gossh.ClientConfig, addr string) {
 		c.shutdown(wrapHandshakeError(err))
 		return
 	}
+	c.serve(client, chans, reqs)
+}
+
+// serve runs an authenticated connection: it records the client, then
+// serves the incoming requests and channels until the connection ends.
+func (c *conn) serve(client gossh.Conn, chans <-chan gossh.NewChannel, reqs <-chan *gossh.Request) {
 	c.mu.Lock()
 	closed := c.err != nil
 	if !closed {

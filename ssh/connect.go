@@ -111,6 +111,9 @@ func (s *Session) connect(ctx context.Context) error {
 	defer cancel()
 
 	c := newConn(s, opts)
+	if mux := s.dialControlMaster(opts, c.log); mux != nil {
+		return s.connectMux(ctx, c, mux)
+	}
 	raw, err := s.dialTransport(ctx, opts)
 	if err != nil {
 		return err
@@ -299,7 +302,7 @@ func (c *conn) logBannerDropLocked() {
 // It fails with ErrNotConnected before that.
 func (s *Session) ServerBanner() (string, error) {
 	c := s.current()
-	if c == nil || c.version == nil {
+	if c == nil || c.version == nil || c.muxed {
 		return "", ErrNotConnected
 	}
 	if v := c.version.line(); v != "" {

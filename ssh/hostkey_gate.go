@@ -114,6 +114,9 @@ func (c *conn) decideHostKey(verdict error) error {
 	if c.err != nil {
 		return fmt.Errorf("%w: %w", ErrNotConnected, c.err)
 	}
+	if c.muxed {
+		return nil // the ControlMaster verified the host
+	}
 	if c.hostKey == nil {
 		return fmt.Errorf("%w: no host key received yet", ErrNotConnected)
 	}
@@ -154,6 +157,9 @@ func (s *Session) ServerPublicKey() (*Key, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.muxed {
+		return nil, errMuxNoHostKey
+	}
 	if c.hostKey == nil {
 		return nil, fmt.Errorf("%w: no host key received yet", ErrNotConnected)
 	}

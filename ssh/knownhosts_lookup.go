@@ -247,8 +247,11 @@ func (s *Session) checkServerKey() (*conn, knownHostsResult, error) {
 		return nil, knownHostsResult{state: KnownHostsUnknown}, err
 	}
 	c.mu.Lock()
-	key := c.hostKey
+	key, muxed := c.hostKey, c.muxed
 	c.mu.Unlock()
+	if muxed {
+		return c, knownHostsResult{state: KnownHostsOK}, nil // the ControlMaster checked it
+	}
 	if key == nil {
 		return c, knownHostsResult{state: KnownHostsUnknown}, fmt.Errorf("%w: no host key received yet", ErrNotConnected)
 	}

@@ -37,8 +37,11 @@ func (s *Session) UpdateKnownHostsFile() error {
 		return err
 	}
 	c.mu.Lock()
-	key := c.hostKey
+	key, muxed := c.hostKey, c.muxed
 	c.mu.Unlock()
+	if muxed {
+		return nil // nothing to record: the ControlMaster checked the key
+	}
 	if key == nil {
 		return fmt.Errorf("%w: no host key received yet", ErrNotConnected)
 	}

@@ -74,6 +74,8 @@ type Options struct {
 	DynamicForwards              []Forward
 	RekeyLimitBytes              int64         // 0 = the cipher's default
 	RekeyLimitInterval           time.Duration // 0 = none
+	ControlMaster                string        // "no" (default), "auto", "autoask", "yes" or "ask"; see ControlMaster
+	ControlPath                  string        // an OpenSSH ControlMaster socket; "" or "none" = none
 
 	LogLevel LogVerbosity // default LogNoLogging
 	Logger   *slog.Logger // nil = no logging

@@ -261,6 +261,7 @@ var optionKeywords = map[string]string{
 	"KbdInteractiveAuthentication": "kbdinteractiveauthentication",
 	"NumberOfPasswordPrompts":      "numberofpasswordprompts", "SetEnv": "setenv",
 	"RequestTTY": "requesttty", "RekeyLimit": "rekeylimit",
+	"ControlMaster": "controlmaster", "ControlPath": "controlpath",
 }
 
 // parseConfig is OptionsParseConfig bounded by ctx (which stops Match exec
@@ -308,7 +309,7 @@ func (s *Session) parseConfig(ctx context.Context, path string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	next := s.opts.clone()
-	if err := applyConfig(&next, explicit, cfg, log); err != nil {
+	if err := applyConfig(&next, explicit, cfg, log, false); err != nil {
 		return err
 	}
 	next.configParsed = true
@@ -333,7 +334,11 @@ func (s *Session) processConfig(ctx context.Context) error {
 // API-set ones are left alone), with paths expanded for the final
 // destination. Values are applied through the Option constructors where
 // there is one, so a file is held to the same validation as SetOption.
-func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, log *slog.Logger) error {
+//
+// withInput also applies the values that came from sshconfig.Input (ssh's
+// command line), for a resolution the caller made itself (ApplyConfig);
+// parseConfig builds that Input from Options, which have them already.
+func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, log *slog.Logger, withInput bool) error {
 	pre := map[string]bool{}
 	for name, kw := range optionKeywords {
 		if explicit[name] {
@@ -356,7 +361,9 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 	}
 	// A value that came from the "command line" came from the API
 	// (parseConfig passes it as Input): Options already has it.
-	from := func(kw string) bool { return cfg.IsSet(kw) && !pre[kw] && cfg.Where(kw) != "command line" }
+	from := func(kw string) bool {
+		return cfg.IsSet(kw) && !pre[kw] && (withInput || cfg.Where(kw) != "command line")
+	}
 	value := func(kw string) string {
 		if v := cfg.Get(kw); len(v) > 0 {
 			return v[0]
@@ -520,6 +527,12 @@ func applyConfig(o *Options, explicit map[string]bool, cfg *sshconfig.Config, lo
 	}
 	if o.BatchMode && !cfg.IsSet("serveraliveinterval") && !pre["serveraliveinterval"] {
 		o.ServerAliveInterval = 5 * time.Minute // OpenSSH's default in batch mode
+	}
+	if from("controlmaster") {
+		apply("controlmaster", ControlMaster(cmp.Or(trueYes[value("controlmaster")], value("controlmaster"))))
+	}
+	if from("controlpath") {
+		apply("controlpath", ControlPath(value("controlpath")))
 	}
 	if from("checkhostip") {
 		apply("checkhostip", CheckHostIP(cfg.Bool("checkhostip")))

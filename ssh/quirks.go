@@ -86,6 +86,12 @@ func quirksFor(version string) quirk {
 
 // quirks returns the connected server's quirks.
 func (c *conn) quirks() quirk {
+	if c.muxed {
+		// OpenSSH's mux proxy passes on only tcpip-forward among global
+		// requests and drops the client on any other (channels.c,
+		// channel_proxy_downstream): liveness goes by channel opens.
+		return quirkNoGlobalRequests
+	}
 	if c.version == nil {
 		return 0
 	}
@@ -98,6 +104,9 @@ func (c *conn) quirks() quirk {
 func (c *conn) refuseGlobalRequest(what string) error {
 	if c.quirks()&quirkNoGlobalRequests == 0 {
 		return nil
+	}
+	if c.muxed {
+		return fmt.Errorf("%w: %s over a ControlMaster connection: OpenSSH's mux proxy would drop it", ErrUnsupported, what)
 	}
 	return fmt.Errorf("%w: %s: the server (%s) answers every global request with SSH_MSG_UNIMPLEMENTED, which would end the connection",
 		ErrUnsupported, what, c.version.line())
