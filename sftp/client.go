@@ -32,9 +32,10 @@ type Client struct {
 	exts map[string]string
 
 	version  uint32
-	readLen  int // payload bytes per READ request
-	writeLen int // payload bytes per WRITE request
-	maxIn    int // longest packet accepted from the server
+	readLen  int           // payload bytes per READ request
+	writeLen int           // payload bytes per WRITE request
+	maxIn    int           // longest packet accepted from the server
+	rtt      time.Duration // the shortest request round trip of the handshake (transfer lanes)
 
 	slots chan struct{} // a request holds one from send until its answer
 	out   chan []byte   // packets for the writer goroutine
@@ -198,6 +199,7 @@ func (c *Client) handshake(ctx context.Context, br *bufio.Reader) error {
 }
 
 func (c *Client) handshakeIO(br *bufio.Reader) error {
+	sent := time.Now()
 	if _, err := c.ch.Write([]byte{0, 0, 0, 5, fxpInit, 0, 0, 0, 3}); err != nil {
 		return c.ioErr("init", err)
 	}
@@ -216,6 +218,7 @@ func (c *Client) handshakeIO(br *bufio.Reader) error {
 	if b[0] != fxpVersion {
 		return fmt.Errorf("%w: packet type %d instead of VERSION", ErrProtocol, b[0])
 	}
+	c.rtt = time.Since(sent) // includes the server's start-up; limits, if asked, is a pure round trip
 	v, exts, err := decodeVersion(b[1:])
 	if err != nil {
 		return err
@@ -239,6 +242,7 @@ func (c *Client) handshakeIO(br *bufio.Reader) error {
 func (c *Client) queryLimits(br *bufio.Reader) error {
 	e := newEncoder(nil, fxpExtended, 1)
 	e.str("limits@openssh.com")
+	sent := time.Now()
 	if _, err := c.ch.Write(e.finish()); err != nil {
 		return c.ioErr("limits", err)
 	}
@@ -257,6 +261,7 @@ func (c *Client) queryLimits(br *bufio.Reader) error {
 	if id := binary.BigEndian.Uint32(b[1:5]); id != 1 {
 		return fmt.Errorf("%w: answer to request id %d, which is not pending", ErrProtocol, id)
 	}
+	c.rtt = min(c.rtt, time.Since(sent))
 	c.nextID = 1
 	switch b[0] {
 	case fxpStatus: // announced but refused: keep the safe sizes
