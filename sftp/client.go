@@ -54,6 +54,11 @@ type Client struct {
 type call struct {
 	res       chan result // capacity 1
 	abandoned atomic.Bool // the caller gave up; the reader recycles the answer
+	// dst, when not nil, is where the reader puts the data of a DATA answer, saving a copy
+	// through a pooled buffer. Only callers that never touch dst again after giving up on
+	// the call may set it (readChunk: its buffer dies with the failed transfer worker),
+	// since the reader may still be filling it then.
+	dst []byte
 }
 
 // result is one answer: its type and the body after the id. buf, when not
@@ -62,6 +67,10 @@ type result struct {
 	typ  byte
 	body []byte
 	buf  *[]byte
+	// direct is set when the data of a DATA answer went straight into call.dst: body is
+	// then nil and n is its length.
+	direct bool
+	n      int
 }
 
 // Option configures New. The zero value of every setting is its default.
@@ -364,7 +373,7 @@ func (c *Client) ioErr(op string, err error) error {
 
 func (c *Client) readLoop(br *bufio.Reader) {
 	defer c.wg.Done()
-	var hdr [9]byte
+	var hdr [13]byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:4]); err != nil {
 			c.fail(c.ioErr("read", err))
@@ -375,20 +384,12 @@ func (c *Client) readLoop(br *bufio.Reader) {
 			c.fail(fmt.Errorf("%w: packet of %d bytes (limit %d)", ErrProtocol, n, c.maxIn))
 			return
 		}
-		var bp *[]byte
-		var b []byte
-		if int(n) <= c.bufSz-headerRoom/2 {
-			bp = c.bufs.Get().(*[]byte)
-			b = (*bp)[:n]
-		} else {
-			b = make([]byte, n)
-		}
-		if _, err := io.ReadFull(br, b); err != nil {
+		if _, err := io.ReadFull(br, hdr[4:9]); err != nil {
 			c.fail(c.ioErr("read", err))
 			return
 		}
-		typ := b[0]
-		id := binary.BigEndian.Uint32(b[1:5])
+		typ := hdr[4]
+		id := binary.BigEndian.Uint32(hdr[5:9])
 		c.mu.Lock()
 		cl := c.pending[id]
 		delete(c.pending, id)
@@ -397,14 +398,58 @@ func (c *Client) readLoop(br *bufio.Reader) {
 			c.fail(fmt.Errorf("%w: answer (type %d) to request id %d, which is not pending", ErrProtocol, typ, id))
 			return
 		}
+		var r result
+		if typ == fxpData && cl.dst != nil && n >= 9 {
+			r = c.readDirect(br, n, cl.dst, hdr[9:13])
+			if r.typ == 0 {
+				return // failed
+			}
+		} else {
+			var bp *[]byte
+			var b []byte
+			if int(n) <= c.bufSz-headerRoom/2 {
+				bp = c.bufs.Get().(*[]byte)
+				b = (*bp)[:n]
+			} else {
+				b = make([]byte, n)
+			}
+			copy(b, hdr[4:9])
+			if _, err := io.ReadFull(br, b[5:]); err != nil {
+				c.fail(c.ioErr("read", err))
+				return
+			}
+			r = result{typ: typ, body: b[5:], buf: bp}
+		}
 		<-c.slots
-		r := result{typ: typ, body: b[5:], buf: bp}
 		if cl.abandoned.Load() {
 			c.recycle(r)
 			continue
 		}
 		cl.res <- r
 	}
+}
+
+// readDirect reads the rest of a DATA packet of n bytes (type and id already read) into dst,
+// using lenBuf for the data's length. A result of type 0 means the Client failed.
+func (c *Client) readDirect(br *bufio.Reader, n uint32, dst, lenBuf []byte) result {
+	if _, err := io.ReadFull(br, lenBuf); err != nil {
+		c.fail(c.ioErr("read", err))
+		return result{}
+	}
+	l := binary.BigEndian.Uint32(lenBuf)
+	switch {
+	case uint64(l) != uint64(n)-9:
+		c.fail(fmt.Errorf("%w: DATA of %d bytes in a packet of %d", ErrProtocol, l, n))
+		return result{}
+	case int(l) > len(dst):
+		c.fail(fmt.Errorf("%w: DATA of %d bytes for a read of %d", ErrProtocol, l, len(dst)))
+		return result{}
+	}
+	if _, err := io.ReadFull(br, dst[:l]); err != nil {
+		c.fail(c.ioErr("read", err))
+		return result{}
+	}
+	return result{typ: fxpData, direct: true, n: int(l)}
 }
 
 // writeLoop sends the queued packets in order, gathering small ones (READ
@@ -485,6 +530,11 @@ func (c *Client) recycle(r result) {
 // buf, when not nil, is a pooled buffer that build fills in place (WRITE
 // data already sits in it); it is given back when the packet was sent.
 func (c *Client) start(ctx context.Context, timeout time.Duration, typ byte, buf []byte, build func(e *encoder)) (*call, error) {
+	return c.startInto(ctx, timeout, typ, buf, nil, build)
+}
+
+// startInto is start for a READ whose data the reader puts straight into dst (see call.dst).
+func (c *Client) startInto(ctx context.Context, timeout time.Duration, typ byte, buf, dst []byte, build func(e *encoder)) (*call, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -503,7 +553,7 @@ func (c *Client) start(ctx context.Context, timeout time.Duration, typ byte, buf
 	case <-c.done:
 		return nil, c.Err()
 	}
-	cl := &call{res: make(chan result, 1)}
+	cl := &call{res: make(chan result, 1), dst: dst}
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err

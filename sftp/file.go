@@ -157,6 +157,12 @@ func (f *File) startRead(off int64, n int) (*call, error) {
 func (c *Client) data(r result, want int, path string) ([]byte, error) {
 	switch r.typ {
 	case fxpData:
+		if r.direct {
+			if r.n == 0 {
+				return nil, io.EOF
+			}
+			return nil, nil // the data is in the call's dst
+		}
 		d := decoder{b: r.body}
 		b := d.bytes()
 		if d.bad || len(b) > want {

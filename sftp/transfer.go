@@ -82,16 +82,10 @@ const (
 	// (limits@openssh.com, or INIT when the server lacks it).
 	//
 	// Measured against OpenSSH 9.2's sshd on this project's 2-core test machine (shared, so
-	// ±30%), 128 MiB, medians of 3, through a relay adding the round-trip time (0: direct):
-	//
-	//	RTT     1 channel     2 channels    4 channels    8 channels    OpenSSH sftp
-	//	        get    put    get    put    get    put    get    put    get    put   (MB/s)
-	//	0       18*    79     82     103    123    76     97     99     46     41
-	//	10 ms   83     69     71     90     64     55     79     73     34     43
-	//	50 ms   32     33     53     47     65     56     54     49     24     23
-	//
-	// (* an outlier of the shared machine). One channel carries one 2 MiB window per round
-	// trip; four lift that at 50 ms by about 2×, eight only add work for the CPU.
+	// ±30%), 256 MiB, medians of 3 (sshbench -sftp): on loopback one channel moved get 314 /
+	// put 327 MB/s and four 231 / 184, since every channel costs both CPUs work; through a
+	// relay adding 50 ms, one channel's window caps it near 40 MB/s and four moved 87 / 95
+	// (OpenSSH's sftp 36 / 37). Eight only add work for the CPUs.
 	DefaultChannels = 4
 
 	// MultiChannelThreshold is the file size from which a transfer spreads over several
@@ -241,8 +235,9 @@ func Concurrency(n int) TransferOption {
 // spread over: the Client's own channel plus n-1 more that Get or Put opens (with sftp.New on
 // the same Session and the Client's options) and closes before returning. Each carries a share
 // of the file's requests, which lifts the limit of one channel's 2 MiB window per round trip.
-// 1 uses the Client's channel alone. Zero or less (the default) means DefaultChannels for files
-// of at least MultiChannelThreshold bytes and 1 for smaller ones; values above 32 count as 32.
+// 1 uses the Client's channel alone. Zero or less (the default) means 1 for files below
+// MultiChannelThreshold bytes and, for larger ones, 1 plus one per LaneRoundTrip of the
+// Client's measured round trip, up to DefaultChannels; values above 32 count as 32.
 // If the server refuses extra channels (OpenSSH's MaxSessions, 10 by default), the transfer
 // goes on with those it got.
 func Channels(n int) TransferOption {

@@ -24,7 +24,7 @@ func (f *File) readChunk(ctx context.Context, p []byte, off int64) (int, error) 
 	for done < len(p) {
 		n := min(c.readLen, len(p)-done)
 		at := off + int64(done)
-		cl, err := c.start(ctx, c.cfg.timeout, fxpRead, nil, func(e *encoder) {
+		cl, err := c.startInto(ctx, c.cfg.timeout, fxpRead, nil, p[done:done+n], func(e *encoder) {
 			e.str(f.handle)
 			e.u64(uint64(at))
 			e.u32(uint32(n))
@@ -39,6 +39,10 @@ func (f *File) readChunk(ctx context.Context, p []byte, off int64) (int, error) 
 		b, err := c.data(r, n, f.path)
 		if err != nil {
 			return done, err
+		}
+		if r.direct {
+			done += r.n
+			continue
 		}
 		done += copy(p[done:], b)
 		c.recycle(r)

@@ -366,3 +366,57 @@ func TestInteropControlMaster(t *testing.T) {
 		t.Fatalf("without ControlPath: exit %d, want 255", r.code)
 	}
 }
+
+// TestInteropPasswordMethods logs in to sshd through PAM with the password
+// typed on stdin (no terminal: ssh's readpassphrase fallback), by
+// keyboard-interactive and by password.
+func TestInteropPasswordMethods(t *testing.T) {
+	e := interop.Start(t, interop.Options{NoAgent: true})
+	e.SkipWithoutPassword(t)
+	home(t)
+	for _, method := range []string{"keyboard-interactive", "password"} {
+		t.Run(method, func(t *testing.T) {
+			args := []string{"-F", "/dev/null", "-p", strconv.Itoa(e.Port), "-l", e.User,
+				"-o", "UserKnownHostsFile=" + e.KnownHostsFile, "-o", "GlobalKnownHostsFile=/dev/null",
+				"-o", "PreferredAuthentications=" + method, "-o", "PubkeyAuthentication=no", e.Host, "echo", "in"}
+			r := runGossh(t, "wrong\n"+e.Password+"\n", args...)
+			if r.code != 0 || r.stdout != "in\n" {
+				t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "Permission denied, please try again.") {
+				t.Errorf("no retry message in %q", r.stderr)
+			}
+		})
+	}
+}
+
+// TestInteropAgent logs in with the agent's key only.
+func TestInteropAgent(t *testing.T) {
+	e := interop.Start(t, interop.Options{})
+	home(t)
+	cmd := gosshCmd(t, "-F", "/dev/null", "-p", strconv.Itoa(e.Port), "-l", e.User,
+		"-o", "UserKnownHostsFile="+e.KnownHostsFile, "-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "BatchMode=yes", e.Host, "echo", "agent")
+	cmd.Env = append(cmd.Env, "SSH_AUTH_SOCK="+e.AgentSock)
+	r := run(t, cmd, "")
+	if r.code != 0 || r.stdout != "agent\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestInteropPassphrase: an encrypted -i key asks "Enter passphrase for
+// key '...': " and logs in with the answer.
+func TestInteropPassphrase(t *testing.T) {
+	e := interop.Start(t, interop.Options{NoAgent: true})
+	home(t)
+	k := e.Keys["ed25519-enc"]
+	r := runGossh(t, k.Passphrase+"\n", "-F", "/dev/null", "-p", strconv.Itoa(e.Port), "-l", e.User, "-i", k.Private,
+		"-o", "IdentitiesOnly=yes", "-o", "UserKnownHostsFile="+e.KnownHostsFile, "-o", "GlobalKnownHostsFile=/dev/null",
+		"-o", "PreferredAuthentications=publickey", e.Host, "echo", "unlocked")
+	if r.code != 0 || r.stdout != "unlocked\n" {
+		t.Fatalf("exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if want := "Enter passphrase for key '" + k.Private + "': "; !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr %q lacks %q", r.stderr, want)
+	}
+}

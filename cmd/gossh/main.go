@@ -37,9 +37,15 @@ func main() {
 	os.Exit(gossh(os.Args[1:]))
 }
 
-// gossh runs the command and returns its exit status.
+// gossh runs the command on the process's standard streams and returns
+// its exit status.
 func gossh(args []string) int {
-	stderr := io.Writer(os.Stderr)
+	return gosshMain(args, os.Stdin, os.Stdout, os.Stderr)
+}
+
+// gosshMain runs the command with the given standard streams (tests run
+// -G in-process with buffers) and returns its exit status.
+func gosshMain(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	c, err := parseArgs(args)
 	if err != nil {
 		var ue usageError
@@ -57,7 +63,7 @@ func gossh(args []string) int {
 		fmt.Fprintln(stderr, versionLine())
 		return 0
 	}
-	r := &runner{c: c, stdin: os.Stdin, stdout: os.Stdout, stderr: stderr}
+	r := &runner{c: c, stdin: stdin, stdout: stdout, stderr: stderr}
 	return r.run()
 }
 
