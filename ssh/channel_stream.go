@@ -29,10 +29,18 @@ const maxStreamBuffer = 8 << 20
 // transfers get large reads and few window adjustments. A pump never reads
 // into less than minChunkRead bytes, so a chunk is mostly full before the
 // next one starts and small reads cannot pin many chunks.
+//
+// A quiet stream (nothing read yet, or the last read brought less than
+// probeSize) reads into the stream's own probeSize buffer and copies what
+// came into the tail chunk, or a fresh one; the reader gives the last chunk
+// back once it drains a quiet stream. An idle channel, or one running a
+// command that prints little, then holds no 32 KiB chunk per stream while
+// it waits (issue 13).
 const (
 	smallChunk   = 32 << 10
 	chunkSize    = 256 << 10
 	minChunkRead = 32 << 10
+	probeSize    = 2 << 10
 )
 
 var (
@@ -60,20 +68,22 @@ type streamBuffer struct {
 	space    *sync.Cond    // signalled when the reader frees room; for the pump
 	changed  chan struct{} // closed and replaced when data, EOF or close arrive
 	chunks   []*chunk
-	filling  *chunk // the chunk the pump reads into right now, never recycled meanwhile
-	discard  *chunk // what the pump reads into after close
-	bulk     bool   // the last read filled its chunk: use large chunks
-	size     int    // unread bytes
-	err      error  // io.EOF, or why the stream ended without the server's EOF; reported once the data is read
-	closed   bool   // the application closed the channel: discard
-	received int64  // bytes received in all; for PollState-style accounting
+	filling  *chunk          // the chunk the pump reads into right now, never recycled meanwhile
+	discard  *chunk          // what the pump reads into after close
+	bulk     bool            // the last read filled its chunk: use large chunks
+	quiet    bool            // the last read brought less than probeSize: the stream trickles or idles
+	probe    [probeSize]byte // what the pump reads into while the stream is quiet (pump only)
+	size     int             // unread bytes
+	err      error           // io.EOF, or why the stream ended without the server's EOF; reported once the data is read
+	closed   bool            // the application closed the channel: discard
+	received int64           // bytes received in all; for PollState-style accounting
 	onData   func()
 }
 
 // newStreamBuffer returns an empty buffer; onData (may be nil) is called
 // whenever data, EOF or an error arrive, to wake a poll loop.
 func newStreamBuffer(onData func()) *streamBuffer {
-	b := &streamBuffer{changed: make(chan struct{}), onData: onData}
+	b := &streamBuffer{changed: make(chan struct{}), onData: onData, quiet: true}
 	b.space = sync.NewCond(&b.mu)
 	return b
 }
@@ -94,11 +104,17 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 		for b.size >= maxStreamBuffer && !b.closed {
 			b.space.Wait()
 		}
-		target := b.tailForFilling()
+		target := b.tailForFilling() // nil: read into b.probe
 		b.filling = target
 		b.mu.Unlock()
 
-		n, err := src.Read(target.buf[target.w:])
+		var n int
+		var err error
+		if target == nil {
+			n, err = src.Read(b.probe[:])
+		} else {
+			n, err = src.Read(target.buf[target.w:])
+		}
 		if err != nil && err != io.EOF {
 			// x/crypto returns data together with the error of the
 			// window adjustment it then failed to send (a raw socket
@@ -116,7 +132,14 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 		b.mu.Lock()
 		b.filling = nil
 		if !b.closed && n > 0 {
-			b.bulk = target.w+n == len(target.buf)
+			if target == nil {
+				target = b.chunkForProbeLocked(n)
+				copy(target.buf[target.w:], b.probe[:n])
+				b.bulk = n == probeSize
+			} else {
+				b.bulk = target.w+n == len(target.buf)
+			}
+			b.quiet = n < probeSize
 			target.w += n
 			b.size += n
 			b.received += int64(n)
@@ -146,9 +169,20 @@ func (b *streamBuffer) pump(src io.Reader, end func(raw error, sawEOF bool) erro
 	}
 }
 
-// tailForFilling returns the chunk to read into: the last one while it has
-// room for a large read, else a fresh one. b.mu must be held.
+// tailForFilling returns the chunk to read into: nil while the stream is
+// quiet (read into b.probe), else the last chunk while it has room for a
+// large read, else a fresh one. b.mu must be held.
 func (b *streamBuffer) tailForFilling() *chunk {
+	if b.closed {
+		// Discarding: one private scratch chunk, never queued or pooled.
+		if b.discard == nil {
+			b.discard = &chunk{buf: make([]byte, chunkSize)}
+		}
+		return b.discard
+	}
+	if b.quiet {
+		return nil
+	}
 	if n := len(b.chunks); n > 0 {
 		tail := b.chunks[n-1]
 		if tail.r == tail.w && tail.r > 0 {
@@ -158,13 +192,31 @@ func (b *streamBuffer) tailForFilling() *chunk {
 			return tail
 		}
 	}
-	if b.closed {
-		// Discarding: one private scratch chunk, never queued or pooled.
-		if b.discard == nil {
-			b.discard = &chunk{buf: make([]byte, chunkSize)}
+	return b.newChunkLocked()
+}
+
+// chunkForProbeLocked returns the queued chunk that takes the n bytes the
+// pump just read into the probe: the tail when it has room (emptied first if
+// the reader drained it meanwhile), else a fresh chunk. While the pump waited
+// with the probe the reader may have drained the tail; queuing a new chunk
+// behind it would leave a drained chunk at the head with data behind it.
+// b.mu must be held.
+func (b *streamBuffer) chunkForProbeLocked(n int) *chunk {
+	if k := len(b.chunks); k > 0 {
+		tail := b.chunks[k-1]
+		if tail.r == tail.w {
+			tail.r, tail.w = 0, 0
 		}
-		return b.discard
+		if len(tail.buf)-tail.w >= n {
+			return tail
+		}
 	}
+	return b.newChunkLocked()
+}
+
+// newChunkLocked queues an empty chunk, large after a read that filled its
+// buffer. b.mu must be held.
+func (b *streamBuffer) newChunkLocked() *chunk {
 	pool := &smallChunkPool
 	if b.bulk {
 		pool = &chunkPool
@@ -179,23 +231,29 @@ func (b *streamBuffer) tailForFilling() *chunk {
 // them into p unless p is nil, and returns how many.
 func (b *streamBuffer) consumeLocked(p []byte, max int) int {
 	n := 0
-	for n < max && len(b.chunks) > 0 {
+	for len(b.chunks) > 0 {
 		head := b.chunks[0]
+		if head.r == head.w {
+			// Drained. It goes even when max is 0, so a drained head can
+			// never hide the data queued behind it (writeTo would hand
+			// out empty slices for ever).
+			if head == b.filling || (len(b.chunks) == 1 && !b.quiet) {
+				break // keep it: the pump writes into it, or will reuse it
+			}
+			b.chunks[0] = nil
+			b.chunks = b.chunks[1:]
+			recycle(head)
+			continue
+		}
+		if n == max {
+			break
+		}
 		m := min(max-n, head.w-head.r)
 		if p != nil {
 			copy(p[n:], head.buf[head.r:head.r+m])
 		}
 		head.r += m
 		n += m
-		if head.r < head.w {
-			break
-		}
-		if head == b.filling || len(b.chunks) == 1 {
-			break // keep it: the pump writes into it, or will reuse it
-		}
-		b.chunks[0] = nil
-		b.chunks = b.chunks[1:]
-		recycle(head)
 	}
 	b.size -= n
 	if n > 0 {
@@ -286,6 +344,7 @@ func (b *streamBuffer) writeTo(w io.Writer, abort <-chan struct{}) (int64, error
 			}
 			return total, err
 		}
+		b.consumeLocked(nil, 0) // drop drained chunks: head has data
 		head := b.chunks[0]
 		data := head.buf[head.r:head.w]
 		b.mu.Unlock()

@@ -195,9 +195,8 @@ func (c *conn) serve(client gossh.Conn, chans <-chan gossh.NewChannel, reqs <-ch
 	if closed {
 		_ = client.Close()
 	}
-	c.wg.Add(2)
-	go c.serveGlobalRequests(reqs)
-	go c.serveChannelOpens(chans)
+	c.wg.Add(1)
+	go c.serveIncoming(reqs, chans)
 	if c.opts.ServerAliveInterval > 0 {
 		c.wg.Add(1)
 		go c.keepalive(client)
@@ -275,33 +274,38 @@ func (e *handshakeError) Error() string {
 
 func (e *handshakeError) Unwrap() []error { return []error{ErrDisconnected, e.err} }
 
-// serveGlobalRequests answers the server's global requests. None needs a
-// yes from a plain client (OpenSSH answers failure too), and an unanswered
-// want-reply request would stall the server.
-func (c *conn) serveGlobalRequests(reqs <-chan *gossh.Request) {
+// serveIncoming answers the server's global requests (all refused, as
+// OpenSSH's client refuses those it does not know) and hands each channel
+// the server opens to the handler registered for its type (forwarding,
+// agent, X11), refusing the rest. One goroutine serves both, so that an
+// idle connection costs one goroutine fewer. Handlers run on this goroutine
+// and must not block: the connection's other traffic waits meanwhile.
+func (c *conn) serveIncoming(reqs <-chan *gossh.Request, chans <-chan gossh.NewChannel) {
 	defer c.wg.Done()
-	for r := range reqs {
-		if r.WantReply {
-			_ = r.Reply(false, nil)
+	for reqs != nil || chans != nil {
+		select {
+		case r, ok := <-reqs:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			if r.WantReply {
+				_ = r.Reply(false, nil)
+			}
+		case nc, ok := <-chans:
+			if !ok {
+				chans = nil
+				continue
+			}
+			c.mu.Lock()
+			handle := c.incoming[nc.ChannelType()]
+			c.mu.Unlock()
+			if handle != nil {
+				handle(nc)
+				continue
+			}
+			c.refuseUnrequested(nc) // forward.go: logged, as OpenSSH does
 		}
-	}
-}
-
-// serveChannelOpens hands each channel the server opens to the handler
-// registered for its type (forwarding, agent, X11) and refuses the rest.
-// Handlers run on this goroutine and must not block: the connection's
-// other traffic waits meanwhile.
-func (c *conn) serveChannelOpens(chans <-chan gossh.NewChannel) {
-	defer c.wg.Done()
-	for nc := range chans {
-		c.mu.Lock()
-		handle := c.incoming[nc.ChannelType()]
-		c.mu.Unlock()
-		if handle != nil {
-			handle(nc)
-			continue
-		}
-		c.refuseUnrequested(nc) // forward.go: logged, as OpenSSH does
 	}
 }
 

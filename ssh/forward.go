@@ -674,7 +674,7 @@ func (c *conn) refuseUnknownForward(p pendingOpen) {
 
 // refuseUnrequested refuses a channel the server opened whose type has no
 // handler because the client asked for nothing of the kind
-// (serveChannelOpens), and logs it: forwarded connections as
+// (serveIncoming), and logs it: forwarded connections as
 // refuseUnknownForward does, other types by name.
 func (c *conn) refuseUnrequested(nc gossh.NewChannel) {
 	switch nc.ChannelType() {

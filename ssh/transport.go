@@ -29,8 +29,14 @@ type transport struct {
 	lastRead atomic.Int64          // when data last arrived (UnixNano), for keepalives
 	dw       deathWatch            // channel_end.go: how reads ended, for telling EOFs apart
 
-	// Read-ahead. Only x/crypto's reader goroutine calls Read.
+	// Read-ahead. Only x/crypto's reader goroutine calls Read. rbuf is
+	// small, the transport's own, while the connection is quiet, and a
+	// pooled readAhead block while data streams in (see Read): an idle
+	// connection's reader waits in Conn.Read, so whatever buffer it waits
+	// with stays held for as long as the connection is idle.
 	rbuf    []byte
+	big     *[]byte // the pooled block rbuf points into, or nil
+	small   [smallReadAhead]byte
 	r, w    int
 	pending error // a read error that came with data, reported after it
 
@@ -61,8 +67,36 @@ const readAhead = 128 << 10
 // (RFC 4253 §4.2 allows other lines before it).
 const maxVersionPrelude = 64 << 10
 
+// smallReadAhead is the read-ahead of a quiet connection: a few small
+// packets (keepalives, window adjusts, exit statuses) per socket read.
+const smallReadAhead = 4 << 10
+
+// readAheadPool holds the readAhead blocks of the connections that are not
+// streaming at the moment.
+var readAheadPool = sync.Pool{New: func() any { b := make([]byte, readAhead); return &b }}
+
 func newTransport(c net.Conn) *transport {
-	return &transport{Conn: c, rbuf: make([]byte, readAhead)}
+	t := &transport{Conn: c}
+	t.rbuf = t.small[:]
+	return t
+}
+
+// sizeReadAhead picks the buffer of the next socket read, when all read
+// ahead has been handed out. A read that filled the buffer means more is
+// queued: the next one gets the large block. A read on the large block that
+// brought less than the small buffer holds means the stream has stopped:
+// the block goes back to the pool before the reader waits for more, which
+// may be for hours.
+func (t *transport) sizeReadAhead(lastN int) {
+	switch {
+	case t.big == nil && lastN == len(t.rbuf):
+		t.big = readAheadPool.Get().(*[]byte)
+		t.rbuf = *t.big
+	case t.big != nil && lastN < smallReadAhead:
+		readAheadPool.Put(t.big)
+		t.big = nil
+		t.rbuf = t.small[:]
+	}
 }
 
 func (t *transport) Read(p []byte) (int, error) {
@@ -70,6 +104,7 @@ func (t *transport) Read(p []byte) (int, error) {
 		if t.pending != nil {
 			return 0, t.died(t.pending)
 		}
+		t.sizeReadAhead(t.w)
 		t.setReading(true)
 		n, err := t.Conn.Read(t.rbuf)
 		if err != nil {

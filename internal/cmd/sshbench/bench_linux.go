@@ -33,6 +33,8 @@ type bench struct {
 	server  *sshd // nil with -host, or once stopped
 	cleanup sync.Once
 
+	pin *pinning // -pin, else nil
+
 	rows  seriesSet
 	notes []string
 	errs  []string
@@ -40,10 +42,28 @@ type bench struct {
 
 // run is the whole bench (or the RSS child). It returns the exit code.
 func run(cfg config) int {
+	if err := pinChild(); err != nil {
+		fmt.Fprintln(os.Stderr, "sshbench:", err)
+		return 1
+	}
 	if cfg.rssChild != "" {
 		return rssChild(cfg)
 	}
+	if cfg.fanoutServer {
+		return fanoutServer(cfg)
+	}
+	if cfg.fanoutChild != "" {
+		return fanoutChild(cfg)
+	}
 	b := &bench{cfg: cfg, procs: newProcTracker()}
+	if cfg.pin {
+		p, err := pinnedRun()
+		if err != nil {
+			b.logf("%v", err)
+			return 1
+		}
+		b.pin = &p
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -66,6 +86,9 @@ func run(cfg config) int {
 		}
 	}()
 	defer b.stop(true)
+	if cfg.fanout > 0 {
+		return b.fanoutBench(ctx)
+	}
 
 	if cfg.sftp {
 		return b.runFiles(ctx)
@@ -232,6 +255,7 @@ func (b *bench) measure(ctx context.Context) (report, error) {
 			"",
 		"connect+auth+exec: dial, key exchange, host-key check, ed25519 public-key auth, exec true, exit status, disconnect.",
 		"idle session RSS: connected, authenticated, one session channel running an idle command (cat reading the open channel); lib and xcrypto in a child process of this binary (over baseline = minus its VmRSS before connecting).",
+		b.pinNote(),
 		"load average at the end: "+loadAvg(),
 	)
 	rep.Notes = append(rep.Notes, b.errs...)
@@ -271,6 +295,9 @@ func (b *bench) setTarget(ctx context.Context) error {
 	b.mu.Lock()
 	b.server = server
 	b.mu.Unlock()
+	if err := b.pinServer(server); err != nil {
+		return err
+	}
 	t, err := newTarget("127.0.0.1", server.port, u, server.identity, server.knownHosts)
 	b.t = t
 	return err
@@ -300,7 +327,7 @@ func (b *bench) facts(ctx context.Context) ([]string, error) {
 	}
 	return []string{
 		fmt.Sprintf("machine: %s/%s, %d CPUs (%s), load average %s at the start",
-			runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), loadAvg()),
+			runtime.GOOS, runtime.GOARCH, b.cpuCount(), cpuModel(), loadAvg()),
 		fmt.Sprintf("Go: %s, golang.org/x/crypto %s", runtime.Version(), xcrypto),
 		"OpenSSH client: " + strings.TrimSpace(string(sshV)),
 		fmt.Sprintf("server: %s at %s (%s)", banner, b.t.addr(), where),

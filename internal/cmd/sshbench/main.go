@@ -8,6 +8,8 @@
 //	go run ./internal/cmd/sshbench -quick          # 64 MiB smoke run
 //	go run ./internal/cmd/sshbench -runs 3 -out bench.md
 //	go run ./internal/cmd/sshbench -host h -port 22 -user u -identity ~/.ssh/id_ed25519
+//	go run ./internal/cmd/sshbench -pin            # client on one core, sshd on another
+//	go run ./internal/cmd/sshbench -fanout 10000   # many idle sessions (fanout_linux.go)
 //	go run ./internal/cmd/sshbench -sftp -size 256MiB -runs 3 -rtt 0,10ms,50ms
 //	go run ./internal/cmd/sshbench -sftp -sftp-clients lib-sftp,openssh-sftp -rtt 50ms
 //
@@ -95,12 +97,17 @@ type config struct {
 	knownHosts string
 	quick      bool
 	out        string
+	pin        bool // -pin: client on one core, sshd on another (pin_linux.go)
 
 	sftp        bool            // -sftp: the file-transfer table instead of the ssh rows
 	rtts        []time.Duration // -rtt: round-trip times of the file-transfer rows (0: loopback)
 	fileClients map[string]bool // -sftp-clients: nil for all
 
 	rssChild string // "lib" or "xcrypto" in the RSS child process
+
+	fanout       int    // -fanout N: the many-sessions bench (fanout_linux.go)
+	fanoutChild  string // "lib" or "xcrypto" in a fan-out client child
+	fanoutServer bool   // the fan-out server child
 }
 
 func main() {
@@ -130,14 +137,18 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.knownHosts, "known-hosts", "", "known_hosts file with -host's keys (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&cfg.quick, "quick", false, "smoke run: 64 MiB per transfer (overrides -size)")
 	fs.StringVar(&cfg.out, "out", "", "also write the table as Markdown to this file")
+	fs.BoolVar(&cfg.pin, "pin", false, "client on one CPU core, sshd and the data source on another")
 	fs.BoolVar(&cfg.sftp, "sftp", false, "measure file transfers (sftp, scp: get and put of one -size file) instead of the ssh rows")
 	rtts := fs.String("rtt", "0,10ms,50ms", "with -sftp: round-trip times to add with a delay proxy (0 = loopback)")
 	clients := fs.String("sftp-clients", "", "with -sftp: comma-separated columns (lib-sftp,lib-sftp-1ch,pkg-sftp,pkg-sftp-conc,openssh-sftp,openssh-scp,lib-scp; default all)")
 	fs.StringVar(&cfg.rssChild, rssChildFlagName, "", "")
+	fs.IntVar(&cfg.fanout, "fanout", 0, "instead of the table: N idle sessions in one process, then one exec on each")
+	fs.StringVar(&cfg.fanoutChild, "fanout-child", "", "")
+	fs.BoolVar(&cfg.fanoutServer, "fanout-server", false, "")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sshbench [flags]\n\nMeasures libssh-go, raw x/crypto/ssh and OpenSSH's ssh on one sshd.")
 		fs.VisitAll(func(f *flag.Flag) {
-			if f.Name == rssChildFlagName {
+			if f.Usage == "" { // the bench's own child modes
 				return
 			}
 			def := ""
@@ -170,6 +181,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.port < 1 || cfg.port > 65535 {
 		return cfg, fmt.Errorf("-port must be 1..65535")
+	}
+	if cfg.fanout < 0 {
+		return cfg, fmt.Errorf("-fanout must not be negative")
 	}
 	if cfg.host != "" && cfg.identity == "" && cfg.rssChild == "" {
 		return cfg, fmt.Errorf("-host needs -identity (a private key the server accepts)")
