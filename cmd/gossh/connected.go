@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/libssh-go/libssh/cmd/gossh/internal/interactive"
 	"github.com/libssh-go/libssh/cmd/gossh/internal/vis"
 	"github.com/libssh-go/libssh/ssh"
 )
@@ -90,15 +91,16 @@ func (r *runner) afterAuth(ctx context.Context, s *ssh.Session, opts ssh.Options
 	if stdinTTY {
 		stdinFd = int(r.stdin.Fd())
 	}
-	so := sessionOptions{
+	so := interactive.Options{
 		Command: command, Subsystem: c.subsystem || cfg.Get("sessiontype")[0] == "subsystem",
 		PTY: pty, Term: os.Getenv("TERM"), EscapeChar: int(esc),
 		Env:          sessionEnv(opts.SendEnv, opts.SetEnv),
 		ForwardAgent: opts.ForwardAgent,
 		Stdin:        stdin, Stdout: r.stdout, Stderr: r.stderr, StdinFd: stdinFd,
 		ListForwards: listForwards, Log: r.log,
+		Host: opts.Host, Quiet: r.info() == nil,
 	}
-	code, err := runSession(ctx, s, so)
+	code, err := interactive.Run(ctx, s, so)
 	if err != nil {
 		r.fail(err)
 		return exitFailure
