@@ -192,7 +192,7 @@ func (ch *Channel) op(ctx context.Context, key string, fn func() (any, error)) (
 		if !ch.sess.IsBlocking() {
 			return nil, ErrAgain
 		}
-		if err := ch.await(op.done, limit{ctx: ctx}); err != nil {
+		if err := ch.await(op.done, limit{ctx: ctx}); err != nil && !ch.settlesAfterLoss(ctx, op.done) {
 			return nil, err
 		}
 	}
@@ -202,6 +202,31 @@ func (ch *Channel) op(ctx context.Context, key string, fn func() (any, error)) (
 	}
 	ch.mu.Unlock()
 	return op.val, op.err
+}
+
+// opSettle bounds how long an operation may still take to return once the connection is
+// lost. x/crypto ends every pending call when its connection ends, so this is a margin.
+const opSettle = time.Second
+
+// settlesAfterLoss reports whether done closes after the connection was lost. A server may
+// answer a request and close the connection right away (its reply, data, CLOSE, FIN): the
+// connection's end can then be seen before the goroutine that got the reply returns, and the
+// answer, not the loss, is the truth. It waits up to opSettle, or until ctx ends.
+func (ch *Channel) settlesAfterLoss(ctx context.Context, done <-chan struct{}) bool {
+	select {
+	case <-ch.c.done:
+	default:
+		return false // another reason: ctx, Close
+	}
+	t := time.NewTimer(opSettle)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	return false
 }
 
 // serveRequests handles the channel requests the server sends: exit-status
