@@ -37,20 +37,7 @@ func BenchmarkChannelExecTrue(b *testing.B) {
 		}
 		b.ReportAllocs()
 		for b.Loop() {
-			ch, err := s.NewChannel()
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := ch.OpenSession(ctx); err != nil {
-				b.Fatal(err)
-			}
-			if err := ch.RequestExec(ctx, "true"); err != nil {
-				b.Fatal(err)
-			}
-			if code, err := ch.ExitStatus(ctx); code != 0 || err != nil {
-				b.Fatal(code, err)
-			}
-			_ = ch.Close()
+			execTrue(b, ctx, s)
 		}
 	})
 	b.Run("xcrypto", func(b *testing.B) {
@@ -81,19 +68,25 @@ func BenchmarkChannelExecTrueSSHD(b *testing.B) {
 	s := benchLib(b, env, "")
 	ctx := context.Background()
 	for b.Loop() {
-		ch, err := s.NewChannel()
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := ch.OpenSession(ctx); err != nil {
-			b.Fatal(err)
-		}
-		if err := ch.RequestExec(ctx, "true"); err != nil {
-			b.Fatal(err)
-		}
-		if code, err := ch.ExitStatus(ctx); code != 0 || err != nil {
-			b.Fatal(code, err)
-		}
-		_ = ch.Close()
+		execTrue(b, ctx, s)
 	}
+}
+
+// execTrue opens a session channel on s, runs "true" and closes the channel.
+func execTrue(b *testing.B, ctx context.Context, s *Session) {
+	b.Helper()
+	ch, err := s.NewChannel()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := ch.OpenSession(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := ch.RequestExec(ctx, "true"); err != nil {
+		b.Fatal(err)
+	}
+	if code, err := ch.ExitStatus(ctx); code != 0 || err != nil {
+		b.Fatal(code, err)
+	}
+	_ = ch.Close()
 }
